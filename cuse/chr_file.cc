@@ -1,0 +1,247 @@
+// chr_file.cc — see chr_file.h for the theory of operation.
+#include "chr_file.h"
+
+#include <fcntl.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "tapcore/tap_ioctl.h"
+
+namespace tapd::chr {
+namespace {
+
+// Files holding a request that an interrupt callback marked. Same thread as everything else.
+std::vector<chr_file*> g_interrupted;
+
+void on_interrupt(fuse_req_t req, void* data) {
+    static_cast<chr_file*>(data)->mark_interrupted(req);
+}
+
+}  // namespace
+
+chr_file::~chr_file() {
+    fail_parked(-EIO);
+    std::erase(g_interrupted, this);
+    if (ph_) fuse_pollhandle_destroy(ph_);
+}
+
+void open(fuse_req_t req, fuse_file_info* fi, device* dev) noexcept {
+    if (!dev) {
+        fuse_reply_err(req, ENODEV);
+        return;
+    }
+    auto q = dev->open_queue(nullptr);
+    if (!q) {
+        fuse_reply_err(req, q.err().code);
+        return;
+    }
+    auto* f = new (std::nothrow) chr_file(std::move(*q));
+    if (!f) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    f->q().observer = f;
+    fi->fh = reinterpret_cast<std::uint64_t>(f);
+    fi->direct_io = 1;
+    fi->nonseekable = 1;
+    fi->keep_cache = 0;
+    if (fuse_reply_open(req, fi) != 0) {
+        // The opener went away before the reply (interrupted open): the kernel will not send RELEASE.
+        f->release();
+        delete f;
+    }
+}
+
+void release(fuse_req_t req, fuse_file_info* fi) noexcept {
+    chr_file* f = file_of(fi);
+    if (f) {
+        f->release();
+        delete f;
+    }
+    fuse_reply_err(req, 0);
+}
+
+void chr_file::release() noexcept {
+    fail_parked(-EBADF);
+    if (device* d = q_->dev()) d->close_queue(*q_);
+}
+
+unsigned chr_file::poll_mask() const noexcept {
+    if (!q_->dev()) return POLLERR | POLLHUP;  // tap_poll: no device → EPOLLERR
+    unsigned mask = POLLOUT | POLLWRNORM;      // writes never block: the backend absorbs them
+    if (!q_->ring.empty()) mask |= POLLIN | POLLRDNORM;
+    return mask;
+}
+
+void chr_file::reply_frame(fuse_req_t req, std::size_t size, const vnet_hdr& h, std::uint8_t* frame,
+                           std::size_t len) noexcept {
+    const std::uint8_t* out = nullptr;
+    long n = format_for_reader(q_->settings, h, frame, len, size, &out);
+    if (n == -ENOBUFS) {
+        // A vnet header larger than the headroom (TUNSETVNETHDRSZ > 64): rare, so copy via an iovec.
+        std::size_t hdr_sz = static_cast<std::size_t>(q_->settings.vnet_hdr_sz);
+        std::vector<std::uint8_t> hdr(hdr_sz, 0);
+        vnet_hdr_encode(h, q_->settings.little_endian(), hdr.data());
+        iovec iov[2] = {{hdr.data(), hdr_sz}, {frame, len}};
+        if (hdr_sz >= size) {
+            iov[0].iov_len = size;
+            fuse_reply_iov(req, iov, 1);
+        } else {
+            iov[1].iov_len = std::min(len, size - hdr_sz);
+            fuse_reply_iov(req, iov, 2);
+        }
+        return;
+    }
+    if (n < 0) {
+        fuse_reply_err(req, static_cast<int>(-n));
+        return;
+    }
+    fuse_reply_buf(req, reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+}
+
+void chr_file::read(fuse_req_t req, std::size_t size, int open_flags) noexcept {
+    if (detached_err_) {
+        fuse_reply_err(req, -detached_err_);
+        return;
+    }
+    if (size == 0) {  // tap_do_read: 0 without touching the queue
+        fuse_reply_buf(req, nullptr, 0);
+        return;
+    }
+    if (!q_->ring.empty()) {
+        frame_slot& s = q_->ring.front();
+        reply_frame(req, size, s.hdr, s.data(), s.len);
+        q_->ring.pop();
+        return;
+    }
+    if (open_flags & O_NONBLOCK) {
+        fuse_reply_err(req, EAGAIN);
+        return;
+    }
+    parked_.push_back({req, size, false});
+    // May call on_interrupt at once if the interrupt already arrived; the reply is deferred either way.
+    fuse_req_interrupt_func(req, on_interrupt, this);
+    flush_interrupted();
+}
+
+bool chr_file::try_deliver(queue& /*q*/, const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept {
+    // The oldest live parked read gets the frame, as a sleeping reader in tap_do_read would.
+    for (auto it = parked_.begin(); it != parked_.end(); ++it) {
+        if (it->interrupted) continue;
+        parked_read p = *it;
+        parked_.erase(it);
+        reply_frame(p.req, p.size, h, frame, len);
+        return true;
+    }
+    return false;
+}
+
+void chr_file::on_readable(queue& /*q*/) noexcept {
+    // Keep the handle: the kernel identifies the file by it, and later changes must wake pollers too.
+    if (ph_) fuse_lowlevel_notify_poll(ph_);
+}
+
+void chr_file::on_detached(queue& /*q*/, int err) noexcept {
+    detached_err_ = err ? err : -ENODEV;
+    q_->ring.clear();
+    fail_parked(detached_err_);
+    if (ph_) fuse_lowlevel_notify_poll(ph_);
+}
+
+void chr_file::fail_parked(int err) noexcept {
+    std::vector<parked_read> parked;
+    parked.swap(parked_);
+    for (const parked_read& p : parked) fuse_reply_err(p.req, -err);
+}
+
+void chr_file::mark_interrupted(fuse_req_t req) noexcept {
+    for (parked_read& p : parked_) {
+        if (p.req == req && !p.interrupted) {
+            p.interrupted = true;
+            g_interrupted.push_back(this);
+        }
+    }
+}
+
+void chr_file::flush_interrupted() noexcept {
+    for (auto it = parked_.begin(); it != parked_.end();) {
+        if (it->interrupted) {
+            fuse_req_t req = it->req;
+            it = parked_.erase(it);
+            fuse_reply_err(req, EINTR);
+        } else {
+            ++it;
+        }
+    }
+    std::erase(g_interrupted, this);
+}
+
+void flush_interrupts() noexcept {
+    while (!g_interrupted.empty()) g_interrupted.back()->flush_interrupted();
+}
+
+void chr_file::write(fuse_req_t req, const char* buf, std::size_t size, std::size_t max_write) noexcept {
+    device* d = q_->dev();
+    if (!d) {
+        fuse_reply_err(req, detached_err_ ? -detached_err_ : ENODEV);
+        return;
+    }
+    // The kernel splits writes larger than max_write into several requests; a request that fills
+    // max_write may be the first piece of one, and forwarding pieces as frames would corrupt traffic.
+    if (max_write && size >= max_write) {
+        ++q_->tx_dropped;
+        fuse_reply_err(req, EMSGSIZE);
+        return;
+    }
+    long n = d->transmit(*q_, reinterpret_cast<const std::uint8_t*>(buf), size);
+    if (n < 0)
+        fuse_reply_err(req, static_cast<int>(-n));
+    else
+        fuse_reply_write(req, static_cast<std::size_t>(n));
+}
+
+void chr_file::poll(fuse_req_t req, fuse_pollhandle* ph) noexcept {
+    if (ph) {
+        if (ph_) fuse_pollhandle_destroy(ph_);
+        ph_ = ph;
+    }
+    fuse_reply_poll(req, poll_mask());
+}
+
+void chr_file::ioctl(fuse_req_t req, unsigned cmd, void* arg, unsigned flags, const void* in_buf,
+                     std::size_t in_bufsz, std::size_t out_bufsz) noexcept {
+    // FUSE_IOCTL_32BIT (1 << 3, the kernel's name; libfuse does not restate it): a 32-bit caller.
+    constexpr unsigned fuse_ioctl_32bit = 1u << 3;
+    bool compat = flags & (FUSE_IOCTL_COMPAT | fuse_ioctl_32bit);
+    auto spec = linux_ioctl_spec(cmd, compat);
+    if (!spec) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    if (!spec->by_value && (in_bufsz < spec->in_size || out_bufsz < spec->out_size)) {
+        if (!(flags & FUSE_IOCTL_UNRESTRICTED)) {
+            // FUSE-mount mode: the kernel copied only what the number encodes, which is too little.
+            fuse_reply_err(req, EINVAL);
+            return;
+        }
+        iovec in_iov{arg, spec->in_size};
+        iovec out_iov{arg, spec->out_size};
+        fuse_reply_ioctl_retry(req, spec->in_size ? &in_iov : nullptr, spec->in_size ? 1 : 0,
+                               spec->out_size ? &out_iov : nullptr, spec->out_size ? 1 : 0);
+        return;
+    }
+    std::uint8_t out[ifreq_size];
+    std::memset(out, 0, sizeof out);
+    ioctl_result r = linux_ioctl(*q_, cmd, reinterpret_cast<std::uintptr_t>(arg),
+                                 static_cast<const std::uint8_t*>(in_buf), in_bufsz, out,
+                                 std::min(spec->out_size, sizeof out));
+    if (r.rc < 0)
+        fuse_reply_err(req, static_cast<int>(-r.rc));
+    else
+        fuse_reply_ioctl(req, 0, r.out_len ? out : nullptr, r.out_len);
+}
+
+}  // namespace tapd::chr

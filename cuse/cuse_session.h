@@ -1,0 +1,63 @@
+// cuse_session.h — one CUSE character device (/dev/<name>) served for one tap device.
+//
+// Each device node is its own CUSE session with its own /dev/cuse fd: the kernel creates the node when
+// the session's CUSE_INIT is answered and removes it when the fd closes. The event loop watches the fd;
+// on_ready() drains requests with fuse_session_receive_buf (the fd is non-blocking) and hands each to
+// fuse_session_process_buf, whose callbacks land in chr_file. libfuse writes the replies.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "chr_file.h"
+#include "tapcore/event_loop.h"
+#include "tapcore/result.h"
+
+namespace tapd {
+
+class cuse_session final : public io_watcher {
+public:
+    // Called once the kernel has accepted CUSE_INIT (the node is being created).
+    using ready_fn = std::function<void(cuse_session&)>;
+
+    // Startup/control path. Fails with ENOENT/ENODEV and a message naming the fix when /dev/cuse is
+    // missing.
+    static result<std::unique_ptr<cuse_session>> create(event_loop& loop, device& dev, std::string node_name,
+                                                        ready_fn on_ready);
+    ~cuse_session();
+    cuse_session(const cuse_session&) = delete;
+    cuse_session& operator=(const cuse_session&) = delete;
+
+    const std::string& node_name() const { return node_name_; }
+    bool ready() const { return ready_; }
+    device* dev() const { return dev_; }
+    std::size_t max_write() const { return max_write_; }
+
+    void on_ready(unsigned events) noexcept override;
+
+private:
+    cuse_session(event_loop& loop, device& dev, std::string node_name, ready_fn on_ready);
+
+    static void ll_init(void* userdata, fuse_conn_info* conn);
+    static void ll_init_done(void* userdata);
+    static void ll_open(fuse_req_t req, fuse_file_info* fi);
+    static void ll_read(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi);
+    static void ll_write(fuse_req_t req, const char* buf, size_t size, off_t off, fuse_file_info* fi);
+    static void ll_release(fuse_req_t req, fuse_file_info* fi);
+    static void ll_ioctl(fuse_req_t req, int cmd, void* arg, fuse_file_info* fi, unsigned flags,
+                         const void* in_buf, size_t in_bufsz, size_t out_bufsz);
+    static void ll_poll(fuse_req_t req, fuse_file_info* fi, fuse_pollhandle* ph);
+
+    event_loop& loop_;
+    device* dev_;
+    std::string node_name_;
+    ready_fn on_ready_;
+    fuse_session* se_ = nullptr;
+    event_loop::watch* watch_ = nullptr;
+    fuse_buf buf_{};
+    std::size_t max_write_ = 0;
+    bool ready_ = false;
+};
+
+}  // namespace tapd

@@ -1,0 +1,106 @@
+// options.cc — command line parsing. Startup only: errors are exceptions with a message for the user.
+#include "options.h"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace tapd {
+namespace {
+
+unsigned parse_unsigned(const std::string& what, const std::string& v, unsigned min, unsigned max) {
+    unsigned out = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    if (ec != std::errc() || p != v.data() + v.size() || out < min || out > max)
+        throw std::invalid_argument(what + " must be a number from " + std::to_string(min) + " to " +
+                                    std::to_string(max) + ", not '" + v + "'");
+    return out;
+}
+
+bool valid_ifname(const std::string& n) {
+    if (n.empty() || n.size() > 15 || n == "." || n == "..") return false;
+    for (char c : n)
+        if (c == '/' || c == ':' || c == ',' || c == '=' || c <= ' ' || c == 0x7f) return false;
+    return true;
+}
+
+}  // namespace
+
+const char* usage() {
+    return "usage: tapd [--foreground] [--fuse-mount DIR] [--txqueuelen N] --device NAME[,node=NODE][,txqueuelen=N] ...\n"
+           "\n"
+           "  --device NAME      create kernel TAP interface NAME and serve it as /dev/NAME (repeatable)\n"
+           "      node=NODE      publish the device node as /dev/NODE instead\n"
+           "      node=@ifindex  publish it as /dev/tap<ifindex>, the name macvtap users compute\n"
+           "      txqueuelen=N   the interface's txqueuelen, which also bounds each open file's queue\n"
+           "  --fuse-mount DIR   serve the devices as files DIR/NODE through FUSE (kernels without CUSE)\n"
+           "  --txqueuelen N     default txqueuelen for every device (1000)\n"
+           "  --foreground       stay in the foreground (tapd never forks; accepted for compatibility)\n"
+           "  --help, --version\n";
+}
+
+device_spec parse_device_spec(const std::string& spec) {
+    device_spec d;
+    std::size_t pos = spec.find(',');
+    d.name = spec.substr(0, pos);
+    if (!valid_ifname(d.name))
+        throw std::invalid_argument("--device: '" + d.name + "' is not a valid interface name (1-15 characters, no '/', ':', ',' or spaces)");
+    while (pos != std::string::npos) {
+        std::size_t next = spec.find(',', pos + 1);
+        std::string kv = spec.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+        pos = next;
+        std::size_t eq = kv.find('=');
+        if (eq == std::string::npos) throw std::invalid_argument("--device " + d.name + ": '" + kv + "' is not key=value");
+        std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
+        if (k == "node") {
+            if (v != "@ifindex" && !valid_ifname(v))
+                throw std::invalid_argument("--device " + d.name + ": node '" + v + "' is not a valid device name");
+            d.node = v;
+        } else if (k == "txqueuelen") {
+            d.txqueuelen = parse_unsigned("--device " + d.name + ": txqueuelen", v, 1, 1u << 20);
+        } else {
+            throw std::invalid_argument("--device " + d.name + ": unknown key '" + k + "'");
+        }
+    }
+    if (d.node.empty()) d.node = d.name;
+    return d;
+}
+
+options parse_options(int argc, char** argv) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&](const std::string& opt) -> std::string {
+            if (i + 1 >= argc) throw std::invalid_argument(opt + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--foreground" || a == "-f") {
+            o.foreground = true;
+        } else if (a == "--device" || a == "-d") {
+            o.devices.push_back(parse_device_spec(value(a)));
+        } else if (a.rfind("--device=", 0) == 0) {
+            o.devices.push_back(parse_device_spec(a.substr(9)));
+        } else if (a == "--fuse-mount") {
+            o.fuse_mount_dir = value(a);
+        } else if (a == "--txqueuelen") {
+            o.txqueuelen = parse_unsigned("--txqueuelen", value(a), 1, 1u << 20);
+        } else if (a == "--help" || a == "-h") {
+            o.help = true;
+        } else if (a == "--version") {
+            o.version = true;
+        } else {
+            throw std::invalid_argument("unknown argument '" + a + "'");
+        }
+    }
+    if (!o.help && !o.version && o.devices.empty())
+        throw std::invalid_argument("no --device given: nothing to serve");
+    for (std::size_t i = 0; i < o.devices.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j) {
+            if (o.devices[i].name == o.devices[j].name)
+                throw std::invalid_argument("--device " + o.devices[i].name + " given twice");
+            if (o.devices[i].node == o.devices[j].node && o.devices[i].node != "@ifindex")
+                throw std::invalid_argument("device node '" + o.devices[i].node + "' used twice");
+        }
+    return o;
+}
+
+}  // namespace tapd

@@ -1,0 +1,31 @@
+// options.h — tapd's command line (a contract tests and docs rely on: keep it stable).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tapd {
+
+struct device_spec {
+    std::string name;       // the interface name (tap0)
+    std::string node;       // the device node name under /dev (default: the interface name);
+                            // "@ifindex" publishes /dev/tap<ifindex>, the name macvtap users compute
+    unsigned txqueuelen = 0;// 0: the global default
+};
+
+struct options {
+    bool foreground = false;
+    std::vector<device_spec> devices;
+    std::optional<std::string> fuse_mount_dir;
+    unsigned txqueuelen = 1000;
+    bool help = false;
+    bool version = false;
+};
+
+// Parses argv; throws std::invalid_argument with a message naming the bad argument (startup only).
+options parse_options(int argc, char** argv);
+device_spec parse_device_spec(const std::string& spec);
+const char* usage();
+
+}  // namespace tapd

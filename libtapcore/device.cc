@@ -1,0 +1,171 @@
+// device.cc — see device.h for the theory of operation.
+#include "tapcore/device.h"
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+
+#include "tapcore/flow_hash.h"
+
+namespace tapd {
+namespace {
+
+constexpr bool host_le = std::endian::native == std::endian::little;
+constexpr std::size_t rx_buf_size = frame_headroom + max_gso_frame;
+// Frames handled per readiness event before other fds get a turn.
+constexpr int rx_batch = 64;
+
+}  // namespace
+
+device::device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> be, nl::link_info link)
+    : loop_(loop),
+      nl_(nl),
+      backend_(std::move(be)),
+      link_(std::move(link)),
+      rx_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(rx_buf_size)) {
+    watch_ = loop_.watch_fd(backend_->fd(), this);
+}
+
+device::~device() { shutdown(-ENODEV); }
+
+result<nl::link_info> device::refresh_link() {
+    auto r = nl_.get_link(link_.ifindex);
+    if (r) link_ = *r;
+    return r;
+}
+
+result<void> device::set_mac(const nl::mac_address& mac) {
+    auto r = nl_.set_mac(link_.ifindex, mac);
+    if (r) link_.mac = mac;
+    return r;
+}
+
+result<std::unique_ptr<queue>> device::open_queue(queue_observer* obs) {
+    if (queues_.size() >= max_queues) return make_error(EBUSY, link_.name + ": too many queues");
+    std::size_t cap = link_.txqlen ? link_.txqlen : 1000;
+    auto q = std::make_unique<queue>(*this, cap, obs);
+    queues_.push_back(q.get());
+    taps_.push_back(q.get());
+    return q;
+}
+
+void device::close_queue(queue& q) noexcept {
+    if (q.dev() != this) return;
+    if (q.enabled) disable_queue(q);
+    std::erase(queues_, &q);
+    q.detach_device();
+}
+
+int device::enable_queue(queue& q) noexcept {
+    if (q.enabled) return -EINVAL;
+    q.enabled = true;
+    taps_.push_back(&q);
+    return 0;
+}
+
+int device::disable_queue(queue& q) noexcept {
+    if (!q.enabled) return -EINVAL;
+    // tap_disable_queue: the last enabled queue takes the leaver's index, so the others keep theirs.
+    auto it = std::find(taps_.begin(), taps_.end(), &q);
+    if (it != taps_.end()) {
+        *it = taps_.back();
+        taps_.pop_back();
+    }
+    q.enabled = false;
+    return 0;
+}
+
+long device::refuse(queue& q, long err) noexcept {
+    ++q.tx_dropped;
+    ++stats_.tx_dropped;
+    return err;
+}
+
+long device::transmit(queue& q, const std::uint8_t* data, std::size_t len) noexcept {
+    const queue_settings& s = q.settings;
+    vnet_hdr h;
+    std::size_t hdr_sz = 0;
+    if (s.has_vnet_hdr()) {
+        hdr_sz = static_cast<std::size_t>(s.vnet_hdr_sz);
+        if (len < hdr_sz) return refuse(q, -EINVAL);
+        h = vnet_hdr_decode(data, s.little_endian());
+        if (int e = vnet_hdr_check_tx(h, len - hdr_sz)) return refuse(q, e);
+    }
+    const std::uint8_t* frame = data + hdr_sz;
+    std::size_t flen = len - hdr_sz;
+    if (int e = check_tx_frame(flen, link_.mtu, h.is_gso())) {
+        // Without a link monitor the MTU we hold may be stale (`ip link set mtu`): re-read it once on
+        // the error path only, never on the accepted path.
+        if (e != -EMSGSIZE || !refresh_link() || (e = check_tx_frame(flen, link_.mtu, h.is_gso())))
+            return refuse(q, e);
+    }
+    std::uint8_t native[vnet_hdr_len];
+    vnet_hdr_encode(h, host_le, native);
+    long n = backend_->transmit(native, frame, flen);
+    if (n < 0) return refuse(q, n);
+    ++q.tx_frames;
+    ++stats_.tx_frames;
+    return static_cast<long>(len);
+}
+
+queue* device::pick_queue(const std::uint8_t* frame, std::size_t len) const noexcept {
+    std::size_t n = taps_.size();
+    if (n == 0) return nullptr;
+    if (n == 1) return taps_[0];
+    std::uint32_t h = flow_hash(frame, len);
+    return h ? taps_[h % n] : taps_[0];
+}
+
+void device::deliver(const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept {
+    queue* q = pick_queue(frame, len);
+    if (!q) {
+        ++stats_.rx_dropped_no_queue;
+        return;
+    }
+    ++q->rx_frames;
+    if (q->ring.empty() && q->observer && q->observer->try_deliver(*q, h, frame, len)) return;
+    bool was_empty = q->ring.empty();
+    if (!q->ring.push(h, frame, len)) {
+        ++q->rx_dropped;
+        ++stats_.rx_dropped_full;
+        return;
+    }
+    if (was_empty && q->observer) q->observer->on_readable(*q);
+}
+
+void device::on_ready(unsigned /*events*/) noexcept {
+    std::uint8_t* buf = rx_buf_.get() + frame_headroom - vnet_hdr_len;
+    std::size_t cap = rx_buf_size - (frame_headroom - vnet_hdr_len);
+    for (int i = 0; i < rx_batch; ++i) {
+        long n = backend_->receive(buf, cap);
+        if (n == -EAGAIN || n == -EINTR) return;
+        if (n < 0) {
+            ++stats_.rx_errors;
+            return;
+        }
+        if (static_cast<std::size_t>(n) < vnet_hdr_len + eth_hlen) {
+            ++stats_.rx_errors;
+            continue;
+        }
+        ++stats_.rx_frames;
+        deliver(vnet_hdr_decode(buf, host_le), buf + vnet_hdr_len, static_cast<std::size_t>(n) - vnet_hdr_len);
+    }
+    loop_.defer(this);  // more may be waiting: come back before sleeping
+}
+
+void device::shutdown(int err) noexcept {
+    if (watch_) {
+        loop_.unwatch(watch_);
+        watch_ = nullptr;
+    }
+    // Copy: observers close their queues from inside on_detached.
+    std::vector<queue*> qs = queues_;
+    for (queue* q : qs) {
+        if (q->enabled) disable_queue(*q);
+        q->detach_device();
+        if (q->observer) q->observer->on_detached(*q, err);
+    }
+    queues_.clear();
+}
+
+}  // namespace tapd

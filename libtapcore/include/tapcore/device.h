@@ -1,0 +1,91 @@
+// device.h — one tap device: a network-side backend and the queues (open files) that share it.
+//
+// Theory of operation
+// -------------------
+// Network side (the kernel's tun_net_*): the backend's fd is watched by the event loop; when readable,
+// on_ready() reads up to a batch of frames into one scratch buffer (with headroom), picks a queue by flow
+// hash over the *enabled* queues (macvtap's tap_get_queue), and hands the frame to that queue's observer:
+// a parked read is answered straight from the scratch buffer, otherwise the frame is copied into the
+// queue's ring (or dropped and counted when the ring is full). Nothing here blocks or allocates.
+//
+// Device side (the kernel's tun_chr_*): transmit() takes one frame written by a program with that
+// queue's vnet header conventions, validates it like tap_get_user, converts the header to the backend's
+// host-order 10-byte form and sends it. Writes are never queued: the backend's own queue absorbs bursts.
+//
+// Ownership: the device is owned by the daemon; each queue is owned by its open file and registered here
+// between open_queue() and close_queue(). shutdown() detaches every queue (readers get an error) before the
+// device dies, so an open file never points at a dead device.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tapcore/backend.h"
+#include "tapcore/event_loop.h"
+#include "tapcore/queue.h"
+#include "tapcore/result.h"
+#include "tapnl/link.h"
+
+namespace tapd {
+
+inline constexpr std::size_t max_queues = 256;  // MAX_TAP_QUEUES
+
+struct device_stats {
+    std::uint64_t rx_frames = 0;          // frames read from the backend
+    std::uint64_t rx_dropped_full = 0;    // a queue's ring was full
+    std::uint64_t rx_dropped_no_queue = 0;// no enabled queue (nobody has the device open)
+    std::uint64_t rx_errors = 0;          // malformed frames from the backend
+    std::uint64_t tx_frames = 0;
+    std::uint64_t tx_dropped = 0;         // refused writes
+};
+
+class device final : public io_watcher {
+public:
+    device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> be, nl::link_info link);
+    ~device();
+    device(const device&) = delete;
+    device& operator=(const device&) = delete;
+
+    const nl::link_info& link() const { return link_; }
+    const device_stats& stats() const { return stats_; }
+    std::size_t queue_count() const { return queues_.size(); }
+    std::size_t enabled_count() const { return taps_.size(); }
+
+    // Re-reads the link from the kernel (name, MTU, MAC, state) and returns it.
+    result<nl::link_info> refresh_link();
+    result<void> set_mac(const nl::mac_address& mac);
+
+    // A new open file: a queue bounded by the link's txqueuelen, enabled. Fails with EBUSY past max_queues.
+    result<std::unique_ptr<queue>> open_queue(queue_observer* obs);
+    void close_queue(queue& q) noexcept;
+    // TUNSETQUEUE: returns 0 or -EINVAL when the queue is already in that state.
+    int enable_queue(queue& q) noexcept;
+    int disable_queue(queue& q) noexcept;
+
+    // One frame written by a program on queue q (with q's vnet header, if any). Returns len or -errno.
+    long transmit(queue& q, const std::uint8_t* data, std::size_t len) noexcept;
+
+    // Detaches every queue (their observers fail parked reads with `err`) and stops watching the backend.
+    void shutdown(int err) noexcept;
+
+    void on_ready(unsigned events) noexcept override;
+
+private:
+    queue* pick_queue(const std::uint8_t* frame, std::size_t len) const noexcept;
+    void deliver(const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept;
+    long refuse(queue& q, long err) noexcept;
+
+    event_loop& loop_;
+    nl::route_socket& nl_;
+    std::unique_ptr<backend> backend_;
+    nl::link_info link_;
+    event_loop::watch* watch_ = nullptr;
+    std::vector<queue*> queues_;  // every open queue
+    std::vector<queue*> taps_;    // enabled queues, in macvtap's order (steering indexes this)
+    std::unique_ptr<std::uint8_t[]> rx_buf_;
+    device_stats stats_;
+};
+
+}  // namespace tapd

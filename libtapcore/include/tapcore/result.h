@@ -1,0 +1,65 @@
+// result.h — the error type at module edges.
+//
+// C++20 has no std::expected and Debian 12 packages no tl::expected, so this is the smallest
+// expected-like type tapd needs: a value or an error (a negative-free errno plus a message naming the
+// problem). The data path never uses it (it returns negative errno); startup converts it to exceptions.
+#pragma once
+
+#include <cerrno>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace tapd {
+
+struct error {
+    int code = EIO;       // positive errno
+    std::string message;  // what failed, naming the object ("TUNSETIFF tap0: Operation not permitted")
+
+    std::string what() const { return message; }
+};
+
+inline error make_error(int code, std::string message) { return error{code, std::move(message)}; }
+// Builds an error from errno as left by the failing call, with "what: strerror" as its message.
+error errno_error(const std::string& what, int code);
+error errno_error(const std::string& what);
+
+template <typename T>
+class [[nodiscard]] result {
+public:
+    result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    result(error err) : v_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
+
+    bool has_value() const { return v_.index() == 0; }
+    explicit operator bool() const { return has_value(); }
+    T& value() & { return std::get<0>(v_); }
+    T&& value() && { return std::get<0>(std::move(v_)); }
+    const T& value() const& { return std::get<0>(v_); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+    const error& err() const { return std::get<1>(v_); }
+
+private:
+    std::variant<T, error> v_;
+};
+
+template <>
+class [[nodiscard]] result<void> {
+public:
+    result() = default;
+    result(error err) : err_(std::move(err)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+
+    bool has_value() const { return ok_; }
+    explicit operator bool() const { return ok_; }
+    const error& err() const { return err_; }
+
+private:
+    error err_;
+    bool ok_ = true;
+};
+
+inline result<void> ok() { return {}; }
+
+}  // namespace tapd
