@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -43,12 +44,14 @@ void must(result<void> r) {
 // SIGTERM/SIGINT end the loop; they arrive through a signalfd watched like any other fd.
 class signal_watch final : public io_watcher {
 public:
-    explicit signal_watch(event_loop& loop) : loop_(loop) {
+    using stats_fn = std::function<void()>;
+    signal_watch(event_loop& loop, stats_fn stats) : loop_(loop), stats_(std::move(stats)) {
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGHUP);
+        sigaddset(&set, SIGUSR1);
         if (sigprocmask(SIG_BLOCK, &set, nullptr) < 0) throw std::runtime_error("sigprocmask failed");
         fd_.reset(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
         if (!fd_) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
@@ -62,6 +65,10 @@ public:
         signalfd_siginfo si;
         while (::read(fd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
             if (si.ssi_signo == SIGHUP) continue;  // nothing to reload yet
+            if (si.ssi_signo == SIGUSR1) {
+                if (stats_) stats_();
+                continue;
+            }
             log(std::string("caught ") + strsignal(static_cast<int>(si.ssi_signo)) + ", shutting down");
             loop_.stop();
         }
@@ -69,6 +76,7 @@ public:
 
 private:
     event_loop& loop_;
+    stats_fn stats_;
     unique_fd fd_;
     event_loop::watch* watch_ = nullptr;
 };
@@ -78,12 +86,29 @@ struct served_device {
     std::string node;
 };
 
+// One line per device; SIGUSR1 and shutdown print it (tests read the drop counters from here).
+void log_stats(const std::vector<served_device>& devices) {
+    for (const auto& d : devices) {
+        const device_stats& s = d.dev->stats();
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      "stats %s: rx_frames=%llu rx_dropped_full=%llu rx_dropped_no_queue=%llu rx_errors=%llu "
+                      "tx_frames=%llu tx_dropped=%llu queues=%zu",
+                      d.dev->link().name.c_str(), static_cast<unsigned long long>(s.rx_frames),
+                      static_cast<unsigned long long>(s.rx_dropped_full),
+                      static_cast<unsigned long long>(s.rx_dropped_no_queue),
+                      static_cast<unsigned long long>(s.rx_errors), static_cast<unsigned long long>(s.tx_frames),
+                      static_cast<unsigned long long>(s.tx_dropped), d.dev->queue_count());
+        log(line);
+    }
+}
+
 int run(const options& opt) {
     event_loop loop;
-    signal_watch signals(loop);
+    std::vector<served_device> devices;
+    signal_watch signals(loop, [&] { log_stats(devices); });
     auto nl = must(nl::route_socket::open());
 
-    std::vector<served_device> devices;
     for (const device_spec& spec : opt.devices) {
         auto be = must(tun_backend::create(spec.name));
         auto link = must(nl.get_link(be->ifname()));
@@ -122,6 +147,7 @@ int run(const options& opt) {
 
     int rc = loop.run();
     sd_notify(0, "STOPPING=1");
+    log_stats(devices);
     // Reverse order of setup: nodes go first so no new request can reach a dying device.
     for (auto& d : devices) d.dev->shutdown(-ENODEV);
     sessions.clear();
