@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, and runs every test tier.
+#   unit    Catch2, pure logic (+ systemd unit verification)
+#   netns   real kernel on the host, root, throwaway network namespaces, FUSE-mount mode
+#   uml     real CUSE inside user-mode-linux
+#   fuzz    (separate build, `cmake --preset fuzz`; run by TAPD_FUZZ=1)
+# A test that cannot run here exits 77 and CTest reports it as "Skipped" (never as passed). Under CI
+# (CI=true) a skipped test fails the run: CI's machine can run every tier, so a skip there is a bug.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$jobs"
+
+log=build/ctest.log
+set +e
+# UML tests boot a kernel each: run two at a time at most (2 cores).
+ctest --test-dir build --output-on-failure -j2 --timeout 900 "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+
+if [ "${TAPD_FUZZ:-0}" = 1 ]; then
+  cmake --preset fuzz
+  cmake --build build-fuzz -j"$jobs"
+  ctest --test-dir build-fuzz -L fuzz --output-on-failure || rc=1
+fi
+
+skipped=$(grep -c '\*\*\*Skipped' "$log" || true)
+if [ "$skipped" -gt 0 ]; then
+  echo "SKIP: $skipped test(s) did not run here:"
+  grep '\*\*\*Skipped' "$log" | sed 's/^/  /'
+  if [ "${CI:-}" = true ] && [ "${TAPD_ALLOW_SKIP:-0}" != 1 ]; then
+    echo "FAIL: tests were skipped under CI, where every tier must run"
+    rc=1
+  fi
+fi
+exit "$rc"
