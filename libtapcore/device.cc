@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "tapcore/flow_hash.h"
+#include "tapcore/gso.h"
 
 namespace tapd {
 namespace {
@@ -22,7 +23,8 @@ device::device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> 
       nl_(nl),
       backend_(std::move(be)),
       link_(std::move(link)),
-      rx_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(rx_buf_size)) {
+      rx_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(rx_buf_size)),
+      seg_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(rx_buf_size)) {
     watch_ = loop_.watch_fd(backend_->fd(), this);
 }
 
@@ -116,21 +118,50 @@ queue* device::pick_queue(const std::uint8_t* frame, std::size_t len) const noex
     return h ? taps_[h % n] : taps_[0];
 }
 
+void device::enqueue(queue& q, const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept {
+    ++q.rx_frames;
+    if (q.ring.empty() && q.observer && q.observer->try_deliver(q, h, frame, len)) return;
+    bool was_empty = q.ring.empty();
+    if (!q.ring.push(h, frame, len)) {
+        ++q.rx_dropped;
+        ++stats_.rx_dropped_full;
+        return;
+    }
+    if (was_empty && q.observer) q.observer->on_readable(q);
+}
+
 void device::deliver(const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept {
     queue* q = pick_queue(frame, len);
     if (!q) {
         ++stats_.rx_dropped_no_queue;
         return;
     }
-    ++q->rx_frames;
-    if (q->ring.empty() && q->observer && q->observer->try_deliver(*q, h, frame, len)) return;
-    bool was_empty = q->ring.empty();
-    if (!q->ring.push(h, frame, len)) {
-        ++q->rx_dropped;
-        ++stats_.rx_dropped_full;
+    // Offloads are decided per reader (tap_handle_frame does it per queue too): a reader that accepted
+    // this frame's offload gets it as the kernel made it; any other gets what a NIC would have sent.
+    if (h.is_gso() && !q->settings.accepts_gso(h)) {
+        struct ctx_t {
+            device* self;
+            queue* q;
+        } ctx{this, q};
+        long n = gso_segment(h, frame, len, seg_buf_.get() + frame_headroom,
+                             [](void* c, std::uint8_t* seg, std::size_t seg_len) {
+                                 auto* x = static_cast<ctx_t*>(c);
+                                 x->self->enqueue(*x->q, vnet_hdr{}, seg, seg_len);
+                             },
+                             &ctx);
+        if (n < 0) ++stats_.rx_errors;
         return;
     }
-    if (was_empty && q->observer) q->observer->on_readable(*q);
+    if ((h.flags & vnet_f_needs_csum) && !q->settings.accepts_csum()) {
+        // skb_checksum_help: the reader gets a complete checksum and a header saying nothing more.
+        if (gso_complete_csum(h, frame, len) < 0) {
+            ++stats_.rx_errors;
+            return;
+        }
+        enqueue(*q, vnet_hdr{}, frame, len);
+        return;
+    }
+    enqueue(*q, h, frame, len);
 }
 
 void device::on_ready(unsigned /*events*/) noexcept {

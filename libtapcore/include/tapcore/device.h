@@ -4,7 +4,8 @@
 // -------------------
 // Network side (the kernel's tun_net_*): the backend's fd is watched by the event loop; when readable,
 // on_ready() reads up to a batch of frames into one scratch buffer (with headroom), picks a queue by flow
-// hash over the *enabled* queues (macvtap's tap_get_queue), and hands the frame to that queue's observer:
+// hash over the *enabled* queues (macvtap's tap_get_queue), segments or checksums it in software if that
+// queue's reader did not accept the offload the kernel used, and hands it to that queue's observer:
 // a parked read is answered straight from the scratch buffer, otherwise the frame is copied into the
 // queue's ring (or dropped and counted when the ring is full). Nothing here blocks or allocates.
 //
@@ -75,6 +76,7 @@ public:
 private:
     queue* pick_queue(const std::uint8_t* frame, std::size_t len) const noexcept;
     void deliver(const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept;
+    void enqueue(queue& q, const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept;
     long refuse(queue& q, long err) noexcept;
 
     event_loop& loop_;
@@ -84,7 +86,8 @@ private:
     event_loop::watch* watch_ = nullptr;
     std::vector<queue*> queues_;  // every open queue
     std::vector<queue*> taps_;    // enabled queues, in macvtap's order (steering indexes this)
-    std::unique_ptr<std::uint8_t[]> rx_buf_;
+    std::unique_ptr<std::uint8_t[]> rx_buf_;   // frames read from the backend, with headroom
+    std::unique_ptr<std::uint8_t[]> seg_buf_;  // one software-GSO segment at a time, with headroom
     device_stats stats_;
 };
 

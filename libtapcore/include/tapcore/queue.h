@@ -77,19 +77,39 @@ inline constexpr unsigned iff_multi_queue = 0x0100;
 inline constexpr unsigned iff_attach_queue = 0x0200;
 inline constexpr unsigned iff_detach_queue = 0x0400;
 
+// TUN_F_* offload bits (linux/if_tun.h), restated for pure logic.
+inline constexpr unsigned tun_f_csum = 0x01;
+inline constexpr unsigned tun_f_tso4 = 0x02;
+inline constexpr unsigned tun_f_tso6 = 0x04;
+inline constexpr unsigned tun_f_tso_ecn = 0x08;
+inline constexpr unsigned tun_f_ufo = 0x10;
+
 // What a reader of this queue has asked for (TUNSETIFF, TUNSETVNETHDRSZ, TUNSETVNETLE/BE,
 // TUNSETOFFLOAD). Defaults are macvtap's: IFF_TAP|IFF_NO_PI|IFF_VNET_HDR with a 10-byte header.
 struct queue_settings {
     unsigned flags = iff_tap | iff_no_pi | iff_vnet_hdr;
     int vnet_hdr_sz = static_cast<int>(vnet_hdr_len);
     bool vnet_le = false;
-    bool vnet_be = false;
     unsigned offloads = 0;  // TUN_F_* accepted by the reader
     int sndbuf = 0x7fffffff;
 
     bool has_vnet_hdr() const { return flags & iff_vnet_hdr; }
-    // virtio "legacy" headers are host-order; x86 and every Linux host tapd targets is little endian.
-    bool little_endian() const { return vnet_le || !vnet_be; }
+    // virtio "legacy" headers are host-order, and big-endian headers exist only in kernels built with
+    // CONFIG_TUN_VNET_CROSS_LE (TUNSETVNETBE is EINVAL otherwise, and in tapd): on the little-endian
+    // hosts tapd targets every header is little endian, whatever TUNSETVNETLE says.
+    bool little_endian() const { return true; }
+    // Whether this reader takes the frame's checksum offload (partial checksum) as is.
+    bool accepts_csum() const { return has_vnet_hdr() && (offloads & tun_f_csum); }
+    // Whether this reader takes the frame's segmentation offload as is (set_offload's feature mapping).
+    bool accepts_gso(const vnet_hdr& h) const {
+        if (!accepts_csum()) return false;
+        if ((h.gso_type & vnet_gso_ecn) && !(offloads & tun_f_tso_ecn)) return false;
+        switch (h.gso_type & ~vnet_gso_ecn) {
+            case vnet_gso_tcpv4: return offloads & tun_f_tso4;
+            case vnet_gso_tcpv6: return offloads & tun_f_tso6;
+            default: return false;  // UDP_L4 (USO) is not an offload macvtap readers can accept
+        }
+    }
 };
 
 // Lays out one frame for a reader: writes the reader's vnet header (if any) into the headroom before
