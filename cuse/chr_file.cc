@@ -22,13 +22,25 @@ void on_interrupt(fuse_req_t req, void* data) {
 
 }  // namespace
 
+file_registry::~file_registry() { clear(); }
+
+void file_registry::clear() noexcept {
+    // Files the kernel will never release (their session is gone): close their queues and free them.
+    while (!files_.empty()) {
+        chr_file* f = files_.back();
+        f->release();
+        delete f;  // removes itself
+    }
+}
+
 chr_file::~chr_file() {
+    reg_->remove(this);
     fail_parked(-EIO);
     std::erase(g_interrupted, this);
     if (ph_) fuse_pollhandle_destroy(ph_);
 }
 
-void open(fuse_req_t req, fuse_file_info* fi, device* dev) noexcept {
+void open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) noexcept {
     if (!dev) {
         fuse_reply_err(req, ENODEV);
         return;
@@ -38,8 +50,9 @@ void open(fuse_req_t req, fuse_file_info* fi, device* dev) noexcept {
         fuse_reply_err(req, q.err().code);
         return;
     }
-    auto* f = new (std::nothrow) chr_file(std::move(*q));
+    auto* f = new (std::nothrow) chr_file(std::move(*q), reg);
     if (!f) {
+        dev->close_queue(**q);
         fuse_reply_err(req, ENOMEM);
         return;
     }

@@ -33,9 +33,32 @@
 
 namespace tapd::chr {
 
+class chr_file;
+
+// The open files of one front end (a CUSE session or the FUSE mount). When a session ends, the kernel
+// never sends RELEASE for files still open on it, so the front end frees what is left here.
+class file_registry {
+public:
+    file_registry() = default;
+    ~file_registry();
+    file_registry(const file_registry&) = delete;
+    file_registry& operator=(const file_registry&) = delete;
+    void add(chr_file* f) { files_.push_back(f); }
+    void remove(chr_file* f) { std::erase(files_, f); }
+    std::size_t size() const { return files_.size(); }
+    // Closes and frees every file still registered (their parked reads are failed first).
+    void clear() noexcept;
+
+private:
+    std::vector<chr_file*> files_;
+};
+
 class chr_file final : public queue_observer {
 public:
-    explicit chr_file(std::unique_ptr<queue> q) : q_(std::move(q)) { parked_.reserve(4); }
+    chr_file(std::unique_ptr<queue> q, file_registry& reg) : q_(std::move(q)), reg_(&reg) {
+        parked_.reserve(4);
+        reg_->add(this);
+    }
     ~chr_file();
     chr_file(const chr_file&) = delete;
     chr_file& operator=(const chr_file&) = delete;
@@ -73,6 +96,7 @@ private:
     unsigned poll_mask() const noexcept;
 
     std::unique_ptr<queue> q_;
+    file_registry* reg_;
     std::vector<parked_read> parked_;
     fuse_pollhandle* ph_ = nullptr;
     int detached_err_ = 0;  // negative errno once the device is gone
@@ -80,7 +104,7 @@ private:
 
 // Opens a new file on `dev` and replies to the open request. direct_io and nonseekable: one read or
 // write is one frame, with no page cache and no file position.
-void open(fuse_req_t req, fuse_file_info* fi, device* dev) noexcept;
+void open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) noexcept;
 inline chr_file* file_of(const fuse_file_info* fi) { return reinterpret_cast<chr_file*>(fi->fh); }
 // Release: replies to the request and destroys the file.
 void release(fuse_req_t req, fuse_file_info* fi) noexcept;

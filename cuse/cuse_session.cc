@@ -70,6 +70,8 @@ result<std::unique_ptr<cuse_session>> cuse_session::create(event_loop& loop, dev
 
 cuse_session::~cuse_session() {
     if (watch_) loop_.unwatch(watch_);
+    // Parked reads must be answered while the session still exists.
+    open_files_.clear();
     // Destroying the session closes /dev/cuse: the kernel removes the node and fails the open files' next
     // operations with ENODEV.
     if (se_) fuse_session_destroy(se_);
@@ -104,7 +106,7 @@ void cuse_session::ll_init_done(void* userdata) {
 
 void cuse_session::ll_open(fuse_req_t req, fuse_file_info* fi) {
     auto* s = static_cast<cuse_session*>(fuse_req_userdata(req));
-    chr::open(req, fi, s->dev_);
+    chr::open(req, fi, s->dev_, s->open_files_);
 }
 
 void cuse_session::ll_read(fuse_req_t req, size_t size, off_t, fuse_file_info* fi) {

@@ -56,6 +56,7 @@ private:
     fuse_session* se_ = nullptr;
     event_loop::watch* watch_ = nullptr;
     fuse_buf buf_{};
+    chr::file_registry open_files_;  // destroyed before se_ is: see the destructor
     std::size_t max_write_ = 0;
     bool ready_ = false;
 };

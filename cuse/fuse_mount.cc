@@ -51,6 +51,8 @@ result<std::unique_ptr<fuse_mount>> fuse_mount::create(event_loop& loop, std::st
 
 fuse_mount::~fuse_mount() {
     if (watch_) loop_.unwatch(watch_);
+    // Parked reads must be answered while the session still exists.
+    open_files_.clear();
     if (se_) {
         if (mounted_) fuse_session_unmount(se_);
         fuse_session_destroy(se_);
@@ -156,7 +158,7 @@ void fuse_mount::ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
         return;
     }
-    chr::open(req, fi, e->dev);
+    chr::open(req, fi, e->dev, self(req)->open_files_);
 }
 
 void fuse_mount::ll_read(fuse_req_t req, fuse_ino_t, size_t size, off_t, fuse_file_info* fi) {
