@@ -118,7 +118,17 @@ void cuse_session::ll_write(fuse_req_t req, const char* buf, size_t size, off_t,
     chr::file_of(fi)->write(req, buf, size, s->max_write_);
 }
 
-void cuse_session::ll_release(fuse_req_t req, fuse_file_info* fi) { chr::release(req, fi); }
+void cuse_session::detach_device(std::function<void()> on_idle) {
+    dev_ = nullptr;
+    on_idle_ = std::move(on_idle);
+    if (open_files_.size() == 0 && on_idle_) on_idle_();
+}
+
+void cuse_session::ll_release(fuse_req_t req, fuse_file_info* fi) {
+    auto* s = static_cast<cuse_session*>(fuse_req_userdata(req));
+    chr::release(req, fi);
+    if (!s->dev_ && s->open_files_.size() == 0 && s->on_idle_) s->on_idle_();
+}
 
 void cuse_session::ll_ioctl(fuse_req_t req, int cmd, void* arg, fuse_file_info* fi, unsigned flags,
                             const void* in_buf, size_t in_bufsz, size_t out_bufsz) {

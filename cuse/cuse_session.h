@@ -33,6 +33,10 @@ public:
     bool ready() const { return ready_; }
     device* dev() const { return dev_; }
     std::size_t max_write() const { return max_write_; }
+    std::size_t open_files() const { return open_files_.size(); }
+    // The device was removed: new opens get ENODEV. `on_idle` runs (from the loop) once no file is open,
+    // when the session may be destroyed.
+    void detach_device(std::function<void()> on_idle);
 
     void on_ready(unsigned events) noexcept override;
 
@@ -59,6 +63,7 @@ private:
     chr::file_registry open_files_;  // destroyed before se_ is: see the destructor
     std::size_t max_write_ = 0;
     bool ready_ = false;
+    std::function<void()> on_idle_;
 };
 
 }  // namespace tapd

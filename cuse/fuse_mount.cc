@@ -11,7 +11,7 @@
 namespace tapd {
 namespace {
 constexpr int request_batch = 64;
-constexpr double attr_timeout = 3600.0;  // the directory never changes while mounted
+constexpr double attr_timeout = 1.0;  // short: a removed device must drop out of the directory soon
 }  // namespace
 
 fuse_mount::fuse_mount(event_loop& loop, std::string dir, std::vector<entry> files)
@@ -75,6 +75,11 @@ void fuse_mount::on_ready(unsigned /*events*/) noexcept {
     loop_.defer(this);
 }
 
+void fuse_mount::remove_device(const device* dev) {
+    for (entry& e : files_)
+        if (e.dev == dev) e.dev = nullptr;
+}
+
 const fuse_mount::entry* fuse_mount::by_ino(fuse_ino_t ino) const {
     if (ino < 2 || ino - 2 >= files_.size()) return nullptr;
     return &files_[ino - 2];
@@ -106,7 +111,7 @@ void fuse_mount::ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) 
         return;
     }
     for (std::size_t i = 0; i < m->files_.size(); ++i) {
-        if (m->files_[i].name == name) {
+        if (m->files_[i].dev && m->files_[i].name == name) {
             fuse_entry_param e{};
             e.ino = i + 2;
             e.attr_timeout = e.entry_timeout = attr_timeout;
@@ -143,6 +148,7 @@ void fuse_mount::ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t o
         struct stat st;
         fuse_ino_t e_ino = i < 2 ? FUSE_ROOT_ID : i;
         m->fill_attr(e_ino, &st);
+        if (i >= 2 && !m->files_[i - 2].dev) continue;  // removed device
         const char* name = i == 0 ? "." : i == 1 ? ".." : m->files_[i - 2].name.c_str();
         std::size_t n = fuse_add_direntry(req, buf.data() + used, size - used, name, &st,
                                           static_cast<off_t>(i + 1));

@@ -29,6 +29,8 @@ public:
     fuse_mount& operator=(const fuse_mount&) = delete;
 
     const std::string& dir() const { return dir_; }
+    // The device was removed: its file disappears from the directory and opens get ENODEV.
+    void remove_device(const device* dev);
     void on_ready(unsigned events) noexcept override;
 
 private:

@@ -1,10 +1,10 @@
 // main.cc — tapd: serves /dev/tapN character devices from userspace through CUSE.
 //
-// Startup (may throw; reported once, exit 1): parse options, open netlink, create each device's kernel
-// TAP interface and its front end (a CUSE session per device, or one FUSE mount), then tell systemd
-// READY=1 once every device node exists. Then the event loop runs on this thread until SIGTERM/SIGINT.
-// Teardown mirrors startup in reverse: front ends first (nodes disappear, readers are failed), then
-// devices (their TUN fds close and the kernel deletes the interfaces).
+// Startup (may throw; reported once, exit 1): parse options, then the device manager creates every
+// device and its front end; systemd hears READY=1 once every device node exists. Then the event loop
+// runs on this thread until SIGTERM/SIGINT. Teardown mirrors startup in reverse: front ends first (nodes
+// disappear, readers are failed), then devices (TUN fds close and the kernel deletes those interfaces;
+// links tapd created for packet devices are deleted).
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
@@ -18,28 +18,15 @@
 #include <string>
 #include <vector>
 
-#include "cuse_session.h"
-#include "fuse_mount.h"
+#include "device_manager.h"
 #include "options.h"
-#include "tapcore/device.h"
 #include "tapcore/event_loop.h"
-#include "tapcore/tun_backend.h"
 #include "tapcore/unique_fd.h"
-#include "tapnl/link.h"
 
 namespace tapd {
 namespace {
 
 void log(const std::string& msg) { std::fprintf(stderr, "tapd: %s\n", msg.c_str()); }
-
-template <typename T>
-T must(result<T> r) {
-    if (!r) throw std::runtime_error(r.err().message);
-    return std::move(*r);
-}
-void must(result<void> r) {
-    if (!r) throw std::runtime_error(r.err().message);
-}
 
 // SIGTERM/SIGINT end the loop; they arrive through a signalfd watched like any other fd.
 class signal_watch final : public io_watcher {
@@ -81,78 +68,23 @@ private:
     event_loop::watch* watch_ = nullptr;
 };
 
-struct served_device {
-    std::unique_ptr<device> dev;
-    std::string node;
-};
-
-// One line per device; SIGUSR1 and shutdown print it (tests read the drop counters from here).
-void log_stats(const std::vector<served_device>& devices) {
-    for (const auto& d : devices) {
-        const device_stats& s = d.dev->stats();
-        char line[512];
-        std::snprintf(line, sizeof line,
-                      "stats %s: rx_frames=%llu rx_dropped_full=%llu rx_dropped_no_queue=%llu rx_errors=%llu "
-                      "tx_frames=%llu tx_dropped=%llu queues=%zu",
-                      d.dev->link().name.c_str(), static_cast<unsigned long long>(s.rx_frames),
-                      static_cast<unsigned long long>(s.rx_dropped_full),
-                      static_cast<unsigned long long>(s.rx_dropped_no_queue),
-                      static_cast<unsigned long long>(s.rx_errors), static_cast<unsigned long long>(s.tx_frames),
-                      static_cast<unsigned long long>(s.tx_dropped), d.dev->queue_count());
-        log(line);
-    }
-}
-
 int run(const options& opt) {
     event_loop loop;
-    std::vector<served_device> devices;
-    signal_watch signals(loop, [&] { log_stats(devices); });
-    auto nl = must(nl::route_socket::open());
-
-    for (const device_spec& spec : opt.devices) {
-        auto be = must(tun_backend::create(spec.name));
-        auto link = must(nl.get_link(be->ifname()));
-        unsigned txqlen = spec.txqueuelen ? spec.txqueuelen : opt.txqueuelen;
-        if (link.txqlen != txqlen) {
-            must(nl.set_txqlen(link.ifindex, txqlen));
-            link = must(nl.get_link(link.ifindex));
-        }
-        std::string node = spec.node == "@ifindex" ? "tap" + std::to_string(link.ifindex) : spec.node;
-        log("interface " + link.name + " (ifindex " + std::to_string(link.ifindex) + ", txqueuelen " +
-            std::to_string(link.txqlen) + ") created");
-        devices.push_back({std::make_unique<device>(loop, nl, std::move(be), std::move(link)), node});
-    }
-
-    std::unique_ptr<fuse_mount> mount;
-    std::vector<std::unique_ptr<cuse_session>> sessions;
-    std::size_t ready = 0;
-    auto notify_ready = [&] {
-        sd_notifyf(0, "READY=1\nSTATUS=serving %zu device(s)", devices.size());
+    std::unique_ptr<device_manager> devices;
+    signal_watch signals(loop, [&] {
+        if (devices) devices->log_stats();
+    });
+    devices = std::make_unique<device_manager>(loop, opt);
+    devices->set_on_ready([&] {
+        sd_notifyf(0, "READY=1\nSTATUS=serving %zu device(s)", opt.devices.size());
         log("ready");
-    };
-    if (opt.fuse_mount_dir) {
-        std::vector<fuse_mount::entry> files;
-        for (auto& d : devices) files.push_back({d.node, d.dev.get()});
-        mount = must(fuse_mount::create(loop, *opt.fuse_mount_dir, std::move(files)));
-        for (auto& d : devices) log("serving " + *opt.fuse_mount_dir + "/" + d.node + " (FUSE mount)");
-        notify_ready();
-    } else {
-        for (auto& d : devices) {
-            sessions.push_back(must(cuse_session::create(loop, *d.dev, d.node, [&](cuse_session& s) {
-                log("serving /dev/" + s.node_name() + " (CUSE)");
-                if (++ready == devices.size()) notify_ready();
-            })));
-        }
-    }
+    });
 
     int rc = loop.run();
     sd_notify(0, "STOPPING=1");
-    log_stats(devices);
-    // Reverse order of setup: nodes go first so no new request can reach a dying device.
-    for (auto& d : devices) d.dev->shutdown(-ENODEV);
-    sessions.clear();
-    mount.reset();
-    devices.clear();
+    devices->log_stats();
+    devices->shutdown();
+    devices.reset();
     if (rc < 0) {
         log(std::string("event loop failed: ") + std::strerror(-rc));
         return 1;

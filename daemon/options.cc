@@ -26,9 +26,13 @@ bool valid_ifname(const std::string& n) {
 }  // namespace
 
 const char* usage() {
-    return "usage: tapd [--foreground] [--fuse-mount DIR] [--txqueuelen N] --device NAME[,node=NODE][,txqueuelen=N] ...\n"
+    return "usage: tapd [--foreground] [--fuse-mount DIR] [--txqueuelen N] --device NAME[,key=value...] ...\n"
            "\n"
            "  --device NAME      create kernel TAP interface NAME and serve it as /dev/NAME (repeatable)\n"
+           "      backend=packet,lower=IF[,mode=bridge|vepa|private|passthru]\n"
+           "                     macvtap in userspace: create macvlan NAME on IF, serve it as /dev/tap<ifindex>\n"
+           "      backend=packet,attach=IF\n"
+           "                     serve the existing link IF (created nothing, deletes nothing)\n"
            "      node=NODE      publish the device node as /dev/NODE instead\n"
            "      node=@ifindex  publish it as /dev/tap<ifindex>, the name macvtap users compute\n"
            "      txqueuelen=N   the interface's txqueuelen, which also bounds each open file's queue\n"
@@ -55,13 +59,34 @@ device_spec parse_device_spec(const std::string& spec) {
             if (v != "@ifindex" && !valid_ifname(v))
                 throw std::invalid_argument("--device " + d.name + ": node '" + v + "' is not a valid device name");
             d.node = v;
+        } else if (k == "backend") {
+            if (v == "tun")
+                d.backend = backend_kind::tun;
+            else if (v == "packet")
+                d.backend = backend_kind::packet;
+            else
+                throw std::invalid_argument("--device " + d.name + ": backend must be tun or packet, not '" + v + "'");
+        } else if (k == "lower" || k == "attach") {
+            if (!valid_ifname(v))
+                throw std::invalid_argument("--device " + d.name + ": " + k + " '" + v + "' is not a valid interface name");
+            (k == "lower" ? d.lower : d.attach) = v;
+        } else if (k == "mode") {
+            if (v != "bridge" && v != "vepa" && v != "private" && v != "passthru")
+                throw std::invalid_argument("--device " + d.name + ": mode must be bridge, vepa, private or passthru, not '" + v + "'");
+            d.mode = v;
         } else if (k == "txqueuelen") {
             d.txqueuelen = parse_unsigned("--device " + d.name + ": txqueuelen", v, 1, 1u << 20);
         } else {
             throw std::invalid_argument("--device " + d.name + ": unknown key '" + k + "'");
         }
     }
-    if (d.node.empty()) d.node = d.name;
+    if (d.backend == backend_kind::packet) {
+        if (d.lower.empty() == d.attach.empty())
+            throw std::invalid_argument("--device " + d.name + ": backend=packet needs exactly one of lower=IF or attach=IF");
+    } else if (!d.lower.empty() || !d.attach.empty()) {
+        throw std::invalid_argument("--device " + d.name + ": lower= and attach= need backend=packet");
+    }
+    if (d.node.empty()) d.node = d.backend == backend_kind::packet ? "@ifindex" : d.name;
     return d;
 }
 

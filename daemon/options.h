@@ -7,9 +7,16 @@
 
 namespace tapd {
 
+enum class backend_kind { tun, packet };
+
 struct device_spec {
-    std::string name;       // the interface name (tap0)
-    std::string node;       // the device node name under /dev (default: the interface name);
+    std::string name;       // the interface name (tap0); for backend=packet,attach=IF a label only
+    backend_kind backend = backend_kind::tun;
+    std::string lower;      // packet: create macvlan NAME on this link
+    std::string mode = "bridge";  // packet: macvlan mode (bridge, vepa, private, passthru)
+    std::string attach;     // packet: bind to this existing link, create nothing
+    std::string node;       // the device node name under /dev (default: the interface name for tun,
+                            // tap<ifindex> for packet, as the kernel's macvtap names it);
                             // "@ifindex" publishes /dev/tap<ifindex>, the name macvtap users compute
     unsigned txqueuelen = 0;// 0: the global default
 };

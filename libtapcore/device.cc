@@ -12,7 +12,7 @@ namespace tapd {
 namespace {
 
 constexpr bool host_le = std::endian::native == std::endian::little;
-constexpr std::size_t rx_buf_size = frame_headroom + max_gso_frame;
+constexpr std::size_t seg_buf_size = frame_headroom + max_gso_frame;
 // Frames handled per readiness event before other fds get a turn.
 constexpr int rx_batch = 64;
 
@@ -23,8 +23,7 @@ device::device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> 
       nl_(nl),
       backend_(std::move(be)),
       link_(std::move(link)),
-      rx_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(rx_buf_size)),
-      seg_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(rx_buf_size)) {
+      seg_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(seg_buf_size)) {
     watch_ = loop_.watch_fd(backend_->fd(), this);
 }
 
@@ -34,6 +33,14 @@ result<nl::link_info> device::refresh_link() {
     auto r = nl_.get_link(link_.ifindex);
     if (r) link_ = *r;
     return r;
+}
+
+void device::update_link(const nl::link_info& link) noexcept {
+    if (link.ifindex != link_.ifindex) return;
+    // Keep the name tapd was configured with when the kernel sends none; otherwise follow renames.
+    std::string name = link.name.empty() ? link_.name : link.name;
+    link_ = link;
+    link_.name = std::move(name);
 }
 
 result<void> device::set_mac(const nl::mac_address& mac) {
@@ -165,13 +172,21 @@ void device::deliver(const vnet_hdr& h, std::uint8_t* frame, std::size_t len) no
 }
 
 void device::on_ready(unsigned /*events*/) noexcept {
-    std::uint8_t* buf = rx_buf_.get() + frame_headroom - vnet_hdr_len;
-    std::size_t cap = rx_buf_size - (frame_headroom - vnet_hdr_len);
     for (int i = 0; i < rx_batch; ++i) {
-        long n = backend_->receive(buf, cap);
+        std::uint8_t* buf = nullptr;
+        long n = backend_->receive(&buf);
         if (n == -EAGAIN || n == -EINTR) return;
         if (n < 0) {
+            if (n == -ENETDOWN && !backend_->link_gone()) continue;  // admin down: reported once, harmless
             ++stats_.rx_errors;
+            if (backend_gone_errno(n) && !gone_ && backend_->link_gone()) {
+                // The interface was deleted under us: stop watching (the fd would report it forever)
+                // and let the owner take the device down.
+                gone_ = true;
+                if (watch_) loop_.unwatch(watch_);
+                watch_ = nullptr;
+                if (on_gone_) on_gone_(*this);
+            }
             return;
         }
         if (static_cast<std::size_t>(n) < vnet_hdr_len + eth_hlen) {

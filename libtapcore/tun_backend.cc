@@ -16,6 +16,7 @@
 
 #include <cstring>
 
+#include "tapcore/frame.h"
 #include "tapcore/vnet_hdr.h"
 
 namespace tapd {
@@ -40,9 +41,18 @@ result<std::unique_ptr<tun_backend>> tun_backend::create(const std::string& name
     return std::unique_ptr<tun_backend>(new tun_backend(std::move(fd), ifr.ifr_name));
 }
 
-long tun_backend::receive(std::uint8_t* buf, std::size_t cap) noexcept {
-    ssize_t n = ::read(fd_.get(), buf, cap);
+namespace {
+constexpr std::size_t rx_offset = frame_headroom - vnet_hdr_len;
+constexpr std::size_t rx_size = frame_headroom + max_gso_frame;
+}  // namespace
+
+tun_backend::tun_backend(unique_fd fd, std::string ifname)
+    : fd_(std::move(fd)), ifname_(std::move(ifname)), rx_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(rx_size)) {}
+
+long tun_backend::receive(std::uint8_t** frame) noexcept {
+    ssize_t n = ::read(fd_.get(), rx_buf_.get() + rx_offset, rx_size - rx_offset);
     if (n < 0) return -errno;
+    *frame = rx_buf_.get() + rx_offset;
     return n;
 }
 
@@ -51,6 +61,17 @@ long tun_backend::transmit(const std::uint8_t* hdr, const std::uint8_t* frame, s
     ssize_t n = ::writev(fd_.get(), iov, 2);
     if (n < 0) return -errno;
     return n >= static_cast<ssize_t>(vnet_hdr_len) ? n - static_cast<ssize_t>(vnet_hdr_len) : 0;
+}
+
+}  // namespace tapd
+
+namespace tapd {
+
+bool tun_backend::link_gone() noexcept {
+    // A deleted TUN interface detaches its fds (TUNGETIFF then fails with EBADFD); one moved to another
+    // namespace keeps them attached and working.
+    ifreq ifr{};
+    return ::ioctl(fd_.get(), TUNGETIFF, &ifr) < 0 && errno == EBADFD;
 }
 
 }  // namespace tapd

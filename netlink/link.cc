@@ -5,6 +5,8 @@
 // round trip, which is fine on the control path this module serves.
 #include "tapnl/link.h"
 
+#include "link_convert.h"
+
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <netlink/netlink.h>
@@ -135,25 +137,6 @@ result<std::string> checked_name(std::string_view name, const std::string& what)
     return std::string(name);
 }
 
-link_info to_info(rtnl_link* l) {
-    link_info info;
-    info.ifindex = rtnl_link_get_ifindex(l);
-    if (const char* name = rtnl_link_get_name(l)) info.name = name;
-    info.mtu = rtnl_link_get_mtu(l);
-    info.txqlen = rtnl_link_get_txqlen(l);
-    // Links without a 6-byte hardware address (tun in IFF_TUN mode, IP tunnels) keep mac{} (all zero).
-    if (nl_addr* a = rtnl_link_get_addr(l); a != nullptr && nl_addr_get_len(a) == info.mac.size()) {
-        std::memcpy(info.mac.data(), nl_addr_get_binary_addr(a), info.mac.size());
-    }
-    info.flags = rtnl_link_get_flags(l);
-    info.admin_up = (info.flags & IFF_UP) != 0;
-    // The kernel reports IFF_LOWER_UP only while the link is up and has carrier, which is exactly
-    // what "carrier" means to tapd.
-    info.carrier = (info.flags & IFF_LOWER_UP) != 0;
-    if (const char* kind = rtnl_link_get_type(l)) info.kind = kind;
-    return info;
-}
-
 result<link_ptr> fetch(nl_sock* sk, int ifindex, const char* name, const std::string& what) {
     if (sk == nullptr) return make_error(EBADF, what + ": route_socket is closed (moved from)");
     if (name == nullptr && ifindex <= 0) {
@@ -185,6 +168,25 @@ link_ptr alloc_link(const std::string& what, error& err) {
 
 }  // namespace
 
+link_info link_info_from(rtnl_link* l) {
+    link_info info;
+    info.ifindex = rtnl_link_get_ifindex(l);
+    if (const char* name = rtnl_link_get_name(l)) info.name = name;
+    info.mtu = rtnl_link_get_mtu(l);
+    info.txqlen = rtnl_link_get_txqlen(l);
+    // Links without a 6-byte hardware address (tun in IFF_TUN mode, IP tunnels) keep mac{} (all zero).
+    if (nl_addr* a = rtnl_link_get_addr(l); a != nullptr && nl_addr_get_len(a) == info.mac.size()) {
+        std::memcpy(info.mac.data(), nl_addr_get_binary_addr(a), info.mac.size());
+    }
+    info.flags = rtnl_link_get_flags(l);
+    info.admin_up = (info.flags & IFF_UP) != 0;
+    // The kernel reports IFF_LOWER_UP only while the link is up and has carrier, which is exactly
+    // what "carrier" means to tapd.
+    info.carrier = (info.flags & IFF_LOWER_UP) != 0;
+    if (const char* kind = rtnl_link_get_type(l)) info.kind = kind;
+    return info;
+}
+
 result<route_socket> route_socket::open() {
     nl_sock* sk = nl_socket_alloc();
     if (sk == nullptr) return make_error(ENOMEM, "open NETLINK_ROUTE socket: cannot allocate nl_sock");
@@ -213,13 +215,13 @@ result<link_info> route_socket::get_link(std::string_view name) {
     if (!n) return n.err();
     auto l = fetch(sk_, 0, n->c_str(), what);
     if (!l) return l.err();
-    return to_info(l->get());
+    return link_info_from(l->get());
 }
 
 result<link_info> route_socket::get_link(int ifindex) {
     auto l = fetch(sk_, ifindex, nullptr, "get link " + describe(ifindex, nullptr));
     if (!l) return l.err();
-    return to_info(l->get());
+    return link_info_from(l->get());
 }
 
 result<link_stats> route_socket::get_stats(int ifindex) {
@@ -318,7 +320,7 @@ result<link_info> route_socket::create_macvlan(std::string_view name, int lower_
         }
         return created.err();
     }
-    return to_info(created->get());
+    return link_info_from(created->get());
 }
 
 result<void> route_socket::delete_link(int ifindex) {

@@ -5,6 +5,7 @@
 // and from it in device.cc, so backends stay thin wrappers over one kernel object each.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 
@@ -15,11 +16,20 @@ public:
     virtual ~backend() = default;
     // The fd that becomes readable when frames arrive. Non-blocking.
     virtual int fd() const = 0;
-    // Reads one frame, header first, into buf. Returns its length, -EAGAIN when none is waiting, or
-    // another negative errno. Never blocks.
-    virtual long receive(std::uint8_t* buf, std::size_t cap) noexcept = 0;
+    // Takes the next received frame, header first. Sets *frame to it and returns its length (header
+    // included); -EAGAIN when none is waiting, or another negative errno. Never blocks. The bytes stay
+    // valid, and writable, until the next call, and frame_headroom - vnet_hdr_len bytes in front of
+    // *frame are writable too (so a reader's header can be laid out in place). Backends receive in
+    // batches behind this call where their kernel object allows it.
+    virtual long receive(std::uint8_t** frame) noexcept = 0;
     // Sends one frame with its 10-byte header. Returns the frame length or a negative errno.
     virtual long transmit(const std::uint8_t* hdr, const std::uint8_t* frame, std::size_t len) noexcept = 0;
+    // Asked when the kernel reports the link deleted from tapd's namespace: is the kernel object really
+    // gone (true), or was the link only moved to another namespace while the backend still works?
+    virtual bool link_gone() noexcept { return true; }
 };
+
+// A receive/transmit error that means the backend's kernel object is gone for good.
+inline bool backend_gone_errno(long err) { return err == -EBADFD || err == -ENETDOWN || err == -ENXIO || err == -ENODEV; }
 
 }  // namespace tapd

@@ -3,7 +3,8 @@
 // Theory of operation
 // -------------------
 // Network side (the kernel's tun_net_*): the backend's fd is watched by the event loop; when readable,
-// on_ready() reads up to a batch of frames into one scratch buffer (with headroom), picks a queue by flow
+// on_ready() takes up to a batch of frames from the backend (each in the backend's buffer, with
+// headroom), picks a queue by flow
 // hash over the *enabled* queues (macvtap's tap_get_queue), segments or checksums it in software if that
 // queue's reader did not accept the offload the kernel used, and hands it to that queue's observer:
 // a parked read is answered straight from the scratch buffer, otherwise the frame is copied into the
@@ -19,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +58,13 @@ public:
 
     // Re-reads the link from the kernel (name, MTU, MAC, state) and returns it.
     result<nl::link_info> refresh_link();
+    // The link monitor saw the link change (renamed, MTU, MAC, admin state, carrier).
+    void update_link(const nl::link_info& link) noexcept;
+    // Whether the backend's kernel object is gone (see backend::link_gone).
+    bool backend_gone() noexcept { return backend_->link_gone(); }
+    // Called (once) when the backend fails for good: the owner removes the device.
+    void set_on_gone(std::function<void(device&)> fn) { on_gone_ = std::move(fn); }
+    bool gone() const { return gone_; }
     result<void> set_mac(const nl::mac_address& mac);
 
     // A new open file: a queue bounded by the link's txqueuelen, enabled. Fails with EBUSY past max_queues.
@@ -86,9 +95,10 @@ private:
     event_loop::watch* watch_ = nullptr;
     std::vector<queue*> queues_;  // every open queue
     std::vector<queue*> taps_;    // enabled queues, in macvtap's order (steering indexes this)
-    std::unique_ptr<std::uint8_t[]> rx_buf_;   // frames read from the backend, with headroom
     std::unique_ptr<std::uint8_t[]> seg_buf_;  // one software-GSO segment at a time, with headroom
     device_stats stats_;
+    std::function<void(device&)> on_gone_;
+    bool gone_ = false;
 };
 
 }  // namespace tapd

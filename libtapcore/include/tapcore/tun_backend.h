@@ -1,6 +1,7 @@
 // tun_backend.h — a kernel TAP interface made through /dev/net/tun (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -18,16 +19,18 @@ public:
     static result<std::unique_ptr<tun_backend>> create(const std::string& name);
 
     int fd() const override { return fd_.get(); }
-    long receive(std::uint8_t* buf, std::size_t cap) noexcept override;
+    long receive(std::uint8_t** frame) noexcept override;
     long transmit(const std::uint8_t* hdr, const std::uint8_t* frame, std::size_t len) noexcept override;
+    bool link_gone() noexcept override;
 
     // The name the kernel gave the interface.
     const std::string& ifname() const { return ifname_; }
 
 private:
-    tun_backend(unique_fd fd, std::string ifname) : fd_(std::move(fd)), ifname_(std::move(ifname)) {}
+    tun_backend(unique_fd fd, std::string ifname);
     unique_fd fd_;
     std::string ifname_;
+    std::unique_ptr<std::uint8_t[]> rx_buf_;  // one frame at a time: a TUN fd has no batch read
 };
 
 }  // namespace tapd
