@@ -40,21 +40,21 @@ chr_file::~chr_file() {
     if (ph_) fuse_pollhandle_destroy(ph_);
 }
 
-void open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) noexcept {
+bool open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) noexcept {
     if (!dev) {
         fuse_reply_err(req, ENODEV);
-        return;
+        return false;
     }
     auto q = dev->open_queue(nullptr);
     if (!q) {
         fuse_reply_err(req, q.err().code);
-        return;
+        return false;
     }
     auto* f = new (std::nothrow) chr_file(std::move(*q), reg);
     if (!f) {
         dev->close_queue(**q);
         fuse_reply_err(req, ENOMEM);
-        return;
+        return false;
     }
     f->q().observer = f;
     fi->fh = reinterpret_cast<std::uint64_t>(f);
@@ -65,7 +65,10 @@ void open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) n
         // The opener went away before the reply (interrupted open): the kernel will not send RELEASE.
         f->release();
         delete f;
+        fi->fh = 0;
+        return false;
     }
+    return true;
 }
 
 void release(fuse_req_t req, fuse_file_info* fi) noexcept {
@@ -84,7 +87,9 @@ void chr_file::release() noexcept {
 
 unsigned chr_file::poll_mask() const noexcept {
     if (!q_->dev()) return POLLERR | POLLHUP;  // tap_poll: no device → EPOLLERR
-    unsigned mask = POLLOUT | POLLWRNORM;      // writes never block: the backend absorbs them
+    // Writes never block (the backend absorbs them), so nothing is ever in flight: tap_poll's
+    // sock_writeable (in flight < sndbuf / 2) then holds for any sndbuf of 2 or more.
+    unsigned mask = q_->settings.sndbuf >= 2 ? POLLOUT | POLLWRNORM : 0;
     if (!q_->ring.empty()) mask |= POLLIN | POLLRDNORM;
     return mask;
 }
@@ -119,6 +124,13 @@ void chr_file::read(fuse_req_t req, std::size_t size, int open_flags) noexcept {
     if (detached_err_) {
         fuse_reply_err(req, -detached_err_);
         return;
+    }
+    if (device* d = q_->dev()) {
+        // BSD: EHOSTDOWN while the interface is down (tap_dev_read checks before anything else).
+        if (int e = d->pers().read_status(*d)) {
+            fuse_reply_err(req, -e);
+            return;
+        }
     }
     if (size == 0) {  // tap_do_read: 0 without touching the queue
         fuse_reply_buf(req, nullptr, 0);
@@ -161,6 +173,11 @@ void chr_file::on_detached(queue& /*q*/, int err) noexcept {
     detached_err_ = err ? err : -ENODEV;
     q_->ring.clear();
     fail_parked(detached_err_);
+    if (ph_) fuse_lowlevel_notify_poll(ph_);
+}
+
+void chr_file::on_link_down(queue& /*q*/, int err) noexcept {
+    fail_parked(err);
     if (ph_) fuse_lowlevel_notify_poll(ph_);
 }
 
@@ -229,9 +246,15 @@ void chr_file::ioctl(fuse_req_t req, unsigned cmd, void* arg, unsigned flags, co
     // FUSE_IOCTL_32BIT (1 << 3, the kernel's name; libfuse does not restate it): a 32-bit caller.
     constexpr unsigned fuse_ioctl_32bit = 1u << 3;
     bool compat = flags & (FUSE_IOCTL_COMPAT | fuse_ioctl_32bit);
-    auto spec = linux_ioctl_spec(cmd, compat);
+    device* d = q_->dev();
+    if (!d) {
+        fuse_reply_err(req, detached_err_ ? -detached_err_ : ENODEV);
+        return;
+    }
+    personality& pers = d->pers();
+    auto spec = pers.spec(cmd, compat);
     if (!spec) {
-        fuse_reply_err(req, EINVAL);
+        fuse_reply_err(req, pers.unknown_ioctl_errno());
         return;
     }
     if (!spec->by_value && (in_bufsz < spec->in_size || out_bufsz < spec->out_size)) {
@@ -248,7 +271,7 @@ void chr_file::ioctl(fuse_req_t req, unsigned cmd, void* arg, unsigned flags, co
     }
     std::uint8_t out[ifreq_size];
     std::memset(out, 0, sizeof out);
-    ioctl_result r = linux_ioctl(*q_, cmd, reinterpret_cast<std::uintptr_t>(arg),
+    ioctl_result r = pers.ioctl(*q_, cmd, reinterpret_cast<std::uintptr_t>(arg),
                                  static_cast<const std::uint8_t*>(in_buf), in_bufsz, out,
                                  std::min(spec->out_size, sizeof out));
     if (r.rc < 0)

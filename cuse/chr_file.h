@@ -68,6 +68,7 @@ public:
     bool try_deliver(queue& q, const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept override;
     void on_readable(queue& q) noexcept override;
     void on_detached(queue& q, int err) noexcept override;
+    void on_link_down(queue& q, int err) noexcept override;
 
     // Request handlers (called from the front ends' libfuse callbacks).
     void read(fuse_req_t req, std::size_t size, int open_flags) noexcept;
@@ -104,7 +105,8 @@ private:
 
 // Opens a new file on `dev` and replies to the open request. direct_io and nonseekable: one read or
 // write is one frame, with no page cache and no file position.
-void open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) noexcept;
+// Returns whether the file now exists (false: the open was answered with an error).
+bool open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) noexcept;
 inline chr_file* file_of(const fuse_file_info* fi) { return reinterpret_cast<chr_file*>(fi->fh); }
 // Release: replies to the request and destroys the file.
 void release(fuse_req_t req, fuse_file_info* fi) noexcept;

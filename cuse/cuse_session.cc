@@ -14,11 +14,25 @@ namespace {
 constexpr int request_batch = 64;
 }  // namespace
 
-cuse_session::cuse_session(event_loop& loop, device& dev, std::string node_name, ready_fn on_ready)
-    : loop_(loop), dev_(&dev), node_name_(std::move(node_name)), on_ready_(std::move(on_ready)) {}
+cuse_session::cuse_session(event_loop& loop, device* dev, std::string node_name, ready_fn on_ready)
+    : loop_(loop), dev_(dev), node_name_(std::move(node_name)), on_ready_(std::move(on_ready)) {}
 
 result<std::unique_ptr<cuse_session>> cuse_session::create(event_loop& loop, device& dev, std::string node_name,
                                                            ready_fn on_ready) {
+    return start(std::unique_ptr<cuse_session>(new cuse_session(loop, &dev, std::move(node_name), std::move(on_ready))));
+}
+
+result<std::unique_ptr<cuse_session>> cuse_session::create_clone(event_loop& loop, std::string node_name,
+                                                                 clone_open_fn open_fn, clone_closed_fn closed_fn,
+                                                                 ready_fn on_ready) {
+    std::unique_ptr<cuse_session> s(new cuse_session(loop, nullptr, std::move(node_name), std::move(on_ready)));
+    s->clone_open_ = std::move(open_fn);
+    s->clone_closed_ = std::move(closed_fn);
+    return start(std::move(s));
+}
+
+result<std::unique_ptr<cuse_session>> cuse_session::start(std::unique_ptr<cuse_session> s) {
+    event_loop& loop = s->loop_;
     static const cuse_lowlevel_ops ops = [] {
         cuse_lowlevel_ops o{};
         o.init = ll_init;
@@ -31,8 +45,6 @@ result<std::unique_ptr<cuse_session>> cuse_session::create(event_loop& loop, dev
         o.poll = ll_poll;
         return o;
     }();
-
-    std::unique_ptr<cuse_session> s(new cuse_session(loop, dev, std::move(node_name), std::move(on_ready)));
 
     int fd = ::open("/dev/cuse", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -106,6 +118,15 @@ void cuse_session::ll_init_done(void* userdata) {
 
 void cuse_session::ll_open(fuse_req_t req, fuse_file_info* fi) {
     auto* s = static_cast<cuse_session*>(fuse_req_userdata(req));
+    if (s->clone_open_) {
+        auto d = s->clone_open_();
+        if (!d) {
+            fuse_reply_err(req, d.err().code);
+            return;
+        }
+        if (!chr::open(req, fi, *d, s->open_files_)) s->clone_closed_(*d);
+        return;
+    }
     chr::open(req, fi, s->dev_, s->open_files_);
 }
 
@@ -126,8 +147,10 @@ void cuse_session::detach_device(std::function<void()> on_idle) {
 
 void cuse_session::ll_release(fuse_req_t req, fuse_file_info* fi) {
     auto* s = static_cast<cuse_session*>(fuse_req_userdata(req));
+    device* cloned = s->clone_open_ && chr::file_of(fi) ? chr::file_of(fi)->q().dev() : nullptr;
     chr::release(req, fi);
-    if (!s->dev_ && s->open_files_.size() == 0 && s->on_idle_) s->on_idle_();
+    if (cloned) s->clone_closed_(cloned);
+    if (!s->clone_open_ && !s->dev_ && s->open_files_.size() == 0 && s->on_idle_) s->on_idle_();
 }
 
 void cuse_session::ll_ioctl(fuse_req_t req, int cmd, void* arg, fuse_file_info* fi, unsigned flags,

@@ -25,6 +25,13 @@ public:
     // missing.
     static result<std::unique_ptr<cuse_session>> create(event_loop& loop, device& dev, std::string node_name,
                                                         ready_fn on_ready);
+    // A cloning node (NetBSD's /dev/tap): each open asks `open_fn` for a new device of its own, and
+    // `closed_fn` hears when that file is closed (the device is then destroyed by its owner).
+    using clone_open_fn = std::function<result<device*>()>;
+    using clone_closed_fn = std::function<void(device*)>;
+    static result<std::unique_ptr<cuse_session>> create_clone(event_loop& loop, std::string node_name,
+                                                              clone_open_fn open_fn, clone_closed_fn closed_fn,
+                                                              ready_fn on_ready);
     ~cuse_session();
     cuse_session(const cuse_session&) = delete;
     cuse_session& operator=(const cuse_session&) = delete;
@@ -41,7 +48,8 @@ public:
     void on_ready(unsigned events) noexcept override;
 
 private:
-    cuse_session(event_loop& loop, device& dev, std::string node_name, ready_fn on_ready);
+    cuse_session(event_loop& loop, device* dev, std::string node_name, ready_fn on_ready);
+    static result<std::unique_ptr<cuse_session>> start(std::unique_ptr<cuse_session> s);
 
     static void ll_init(void* userdata, fuse_conn_info* conn);
     static void ll_init_done(void* userdata);
@@ -64,6 +72,8 @@ private:
     std::size_t max_write_ = 0;
     bool ready_ = false;
     std::function<void()> on_idle_;
+    clone_open_fn clone_open_;
+    clone_closed_fn clone_closed_;
 };
 
 }  // namespace tapd

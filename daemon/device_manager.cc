@@ -2,6 +2,8 @@
 #include "device_manager.h"
 
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -45,18 +47,25 @@ void quiet_ipv6(const std::string& ifname) {
     ::close(fd);
 }
 
+std::uint32_t random_u32() {
+    std::uint32_t r = 0;
+    if (::getrandom(&r, sizeof r, 0) != sizeof r) r = static_cast<std::uint32_t>(::getpid()) * 2654435761u;
+    return r;
+}
+
 }  // namespace
 
 device_manager::device_manager(event_loop& loop, const options& opt) : loop_(loop), opt_(opt), nl_(open_route()) {
     monitor_ = must(nl::link_monitor::create(loop_, *this));
     try {
         for (const device_spec& spec : opt_.devices) create_device(spec);
+        expected_ready_ = devices_.size() + (opt_.clone ? 1 : 0);
         if (opt_.fuse_mount_dir) {
             std::vector<fuse_mount::entry> files;
             for (auto& s : devices_) files.push_back({s->node, s->dev.get()});
             mount_ = must(fuse_mount::create(loop_, *opt_.fuse_mount_dir, std::move(files)));
             for (auto& s : devices_) log("serving " + *opt_.fuse_mount_dir + "/" + s->node + " (FUSE mount)");
-            ready_count_ = devices_.size();
+            ready_count_ = expected_ready_;
         } else {
             for (auto& sp : devices_) {
                 served* s = sp.get();
@@ -65,6 +74,15 @@ device_manager::device_manager(event_loop& loop, const options& opt) : loop_(loo
                     ++ready_count_;
                     check_ready();
                 }));
+            }
+            if (opt_.clone) {
+                clone_session_ = must(cuse_session::create_clone(
+                    loop_, "tap", [this] { return clone_open(); }, [this](device* d) { clone_closed(d); },
+                    [this](cuse_session& cs) {
+                        log("serving /dev/" + cs.node_name() + " (CUSE, cloning)");
+                        ++ready_count_;
+                        check_ready();
+                    }));
             }
         }
     } catch (...) {
@@ -75,7 +93,7 @@ device_manager::device_manager(event_loop& loop, const options& opt) : loop_(loo
 
 device_manager::~device_manager() { shutdown(); }
 
-void device_manager::create_device(const device_spec& spec) {
+device_manager::served& device_manager::create_device(const device_spec& spec) {
     auto s = std::make_unique<served>();
     s->spec = spec;
     std::unique_ptr<backend> be;
@@ -111,10 +129,54 @@ void device_manager::create_device(const device_spec& spec) {
     s->node = spec.node == "@ifindex" ? "tap" + std::to_string(link.ifindex) : spec.node;
     log("interface " + link.name + " (ifindex " + std::to_string(link.ifindex) + ", txqueuelen " +
         std::to_string(link.txqlen) + ") ready for " + s->node);
-    s->dev = std::make_unique<device>(loop_, nl_, std::move(be), std::move(link));
+    bool bsd = spec.personality == "bsd";
+    if (bsd && spec.attach.empty()) {
+        // NetBSD's tap_attach: a random locally administered address under the f2:0b:a4 prefix.
+        nl::mac_address mac{0xf2, 0x0b, 0xa4, 0, 0, 0};
+        std::uint32_t r = random_u32();
+        mac[3] = static_cast<std::uint8_t>(r >> 16);
+        mac[4] = static_cast<std::uint8_t>(r >> 8);
+        mac[5] = static_cast<std::uint8_t>(r);
+        must(nl_.set_mac(link.ifindex, mac));
+        link.mac = mac;
+    }
+    s->dev = std::make_unique<device>(loop_, nl_, std::move(be), std::move(link),
+                                      bsd ? make_bsd_personality() : make_linux_personality());
+    // tap(4): no carrier until somebody opens the device.
+    if (bsd) s->dev->set_carrier(false);
     served* raw = s.get();
     s->dev->set_on_gone([this, raw](device&) { remove(*raw, "its backend failed (interface deleted)"); });
     devices_.push_back(std::move(s));
+    return *raw;
+}
+
+result<device*> device_manager::clone_open() noexcept {
+    // The lowest free tapN: neither an interface of that name nor one of ours.
+    for (int n = 0; n < 4096; ++n) {
+        std::string name = "tap" + std::to_string(n);
+        if (::if_nametoindex(name.c_str()) != 0) continue;
+        device_spec spec;
+        spec.name = name;
+        spec.node = "";
+        spec.personality = "bsd";
+        try {
+            served& s = create_device(spec);
+            s.cloned = true;
+            log("cloned " + name + " for an open of /dev/" + clone_session_->node_name());
+            return s.dev.get();
+        } catch (const std::exception& e) {
+            // Taken between the check and the creation (EBUSY/EEXIST): try the next one.
+            if (::if_nametoindex(name.c_str()) != 0) continue;
+            log(std::string("clone: ") + e.what());
+            return make_error(ENXIO, e.what());
+        }
+    }
+    return make_error(ENXIO, "clone: no free tapN");
+}
+
+void device_manager::clone_closed(device* d) noexcept {
+    for (auto& s : devices_)
+        if (s->dev.get() == d) remove(*s, "its cloning file was closed");
 }
 
 void device_manager::set_on_ready(std::function<void()> fn) {
@@ -123,7 +185,7 @@ void device_manager::set_on_ready(std::function<void()> fn) {
 }
 
 void device_manager::check_ready() {
-    if (!ready_sent_ && on_ready_ && ready_count_ >= devices_.size()) {
+    if (!ready_sent_ && on_ready_ && ready_count_ >= expected_ready_) {
         ready_sent_ = true;
         on_ready_();
     }
@@ -171,7 +233,7 @@ void device_manager::on_link_resync() noexcept {
 void device_manager::remove(served& s, const std::string& why) noexcept {
     if (s.removed) return;
     s.removed = true;
-    log("removing /dev/" + s.node + ": " + why);
+    log("removing " + (s.cloned ? "cloned " + s.dev->link().name : "/dev/" + s.node) + ": " + why);
     s.dev->shutdown(-ENODEV);
     if (s.created_ifindex) {
         // Already gone is fine: the deletion may be what brought us here.
@@ -204,6 +266,7 @@ void device_manager::shutdown() noexcept {
     for (auto& s : devices_)
         if (!s->removed && s->dev) s->dev->shutdown(-ENODEV);
     // Front ends first: no request may reach a device being destroyed.
+    clone_session_.reset();
     for (auto& s : devices_) s->session.reset();
     mount_.reset();
     for (auto& s : devices_) {

@@ -8,6 +8,9 @@
 // an entry of the shared FUSE mount). The link monitor reports every change to the links; the manager
 // forwards those of its devices' links to them (MTU, MAC, admin state, carrier, name).
 //
+// Cloning (--clone): /dev/tap is a session of its own whose every open creates the lowest free tapN (a
+// TUN interface, BSD personality) bound to that file alone; closing the file removes it again.
+//
 // Removal (the link was deleted, or the backend failed for good): the device is shut down at once
 // (parked reads fail with ENODEV, later operations on open files too), links tapd created are deleted,
 // the device node is unlinked so nobody new can open it, and the CUSE session itself ends once the last
@@ -58,9 +61,12 @@ private:
         int created_ifindex = 0;  // a link tapd created (macvlan): deleted with the device
         bool removed = false;
         bool idle = false;        // removed and no file open any more: may be destroyed
+        bool cloned = false;      // made by an open of the cloning node, for that file alone
     };
 
-    void create_device(const device_spec& spec);
+    served& create_device(const device_spec& spec);
+    result<device*> clone_open() noexcept;
+    void clone_closed(device* d) noexcept;
     served* by_ifindex(int ifindex);
     void remove(served& s, const std::string& why) noexcept;
     void check_ready();
@@ -71,6 +77,8 @@ private:
     std::unique_ptr<nl::link_monitor> monitor_;
     std::vector<std::unique_ptr<served>> devices_;
     std::unique_ptr<fuse_mount> mount_;
+    std::unique_ptr<cuse_session> clone_session_;  // /dev/tap with --clone
+    std::size_t expected_ready_ = 0;
     std::function<void()> on_ready_;
     std::size_t ready_count_ = 0;
     bool ready_sent_ = false;

@@ -26,7 +26,7 @@ bool valid_ifname(const std::string& n) {
 }  // namespace
 
 const char* usage() {
-    return "usage: tapd [--foreground] [--fuse-mount DIR] [--txqueuelen N] --device NAME[,key=value...] ...\n"
+    return "usage: tapd [--foreground] [--fuse-mount DIR] [--txqueuelen N] [--clone] --device NAME[,key=value...] ...\n"
            "\n"
            "  --device NAME      create kernel TAP interface NAME and serve it as /dev/NAME (repeatable)\n"
            "      backend=packet,lower=IF[,mode=bridge|vepa|private|passthru]\n"
@@ -36,6 +36,10 @@ const char* usage() {
            "      node=NODE      publish the device node as /dev/NODE instead\n"
            "      node=@ifindex  publish it as /dev/tap<ifindex>, the name macvtap users compute\n"
            "      txqueuelen=N   the interface's txqueuelen, which also bounds each open file's queue\n"
+           "      personality=linux|bsd\n"
+           "                     linux: macvtap's character device (default); bsd: NetBSD tap(4)\n"
+           "  --clone            publish the cloning /dev/tap: each open creates the lowest free tapN\n"
+           "                     (BSD personality), destroyed when that file is closed\n"
            "  --fuse-mount DIR   serve the devices as files DIR/NODE through FUSE (kernels without CUSE)\n"
            "  --txqueuelen N     default txqueuelen for every device (1000)\n"
            "  --foreground       stay in the foreground (tapd never forks; accepted for compatibility)\n"
@@ -74,6 +78,10 @@ device_spec parse_device_spec(const std::string& spec) {
             if (v != "bridge" && v != "vepa" && v != "private" && v != "passthru")
                 throw std::invalid_argument("--device " + d.name + ": mode must be bridge, vepa, private or passthru, not '" + v + "'");
             d.mode = v;
+        } else if (k == "personality") {
+            if (v != "linux" && v != "bsd")
+                throw std::invalid_argument("--device " + d.name + ": personality must be linux or bsd, not '" + v + "'");
+            d.personality = v;
         } else if (k == "txqueuelen") {
             d.txqueuelen = parse_unsigned("--device " + d.name + ": txqueuelen", v, 1, 1u << 20);
         } else {
@@ -106,6 +114,8 @@ options parse_options(int argc, char** argv) {
             o.devices.push_back(parse_device_spec(a.substr(9)));
         } else if (a == "--fuse-mount") {
             o.fuse_mount_dir = value(a);
+        } else if (a == "--clone") {
+            o.clone = true;
         } else if (a == "--txqueuelen") {
             o.txqueuelen = parse_unsigned("--txqueuelen", value(a), 1, 1u << 20);
         } else if (a == "--help" || a == "-h") {
@@ -116,8 +126,10 @@ options parse_options(int argc, char** argv) {
             throw std::invalid_argument("unknown argument '" + a + "'");
         }
     }
-    if (!o.help && !o.version && o.devices.empty())
-        throw std::invalid_argument("no --device given: nothing to serve");
+    if (!o.help && !o.version && o.devices.empty() && !o.clone)
+        throw std::invalid_argument("no --device and no --clone given: nothing to serve");
+    if (o.clone && o.fuse_mount_dir)
+        throw std::invalid_argument("--clone needs CUSE (a cloning device node); it does not work with --fuse-mount");
     for (std::size_t i = 0; i < o.devices.size(); ++i)
         for (std::size_t j = 0; j < i; ++j) {
             if (o.devices[i].name == o.devices[j].name)

@@ -19,12 +19,14 @@ struct device_spec {
                             // tap<ifindex> for packet, as the kernel's macvtap names it);
                             // "@ifindex" publishes /dev/tap<ifindex>, the name macvtap users compute
     unsigned txqueuelen = 0;// 0: the global default
+    std::string personality = "linux";  // linux (macvtap's char device) or bsd (NetBSD tap(4))
 };
 
 struct options {
     bool foreground = false;
     std::vector<device_spec> devices;
     std::optional<std::string> fuse_mount_dir;
+    bool clone = false;  // publish the cloning /dev/tap (BSD personality)
     unsigned txqueuelen = 1000;
     bool help = false;
     bool version = false;

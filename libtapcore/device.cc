@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <signal.h>
+
 #include <cerrno>
 
 #include "tapcore/flow_hash.h"
@@ -18,11 +20,13 @@ constexpr int rx_batch = 64;
 
 }  // namespace
 
-device::device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> be, nl::link_info link)
+device::device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> be, nl::link_info link,
+               std::unique_ptr<personality> pers)
     : loop_(loop),
       nl_(nl),
       backend_(std::move(be)),
       link_(std::move(link)),
+      pers_(std::move(pers)),
       seg_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(seg_buf_size)) {
     watch_ = loop_.watch_fd(backend_->fd(), this);
 }
@@ -37,10 +41,22 @@ result<nl::link_info> device::refresh_link() {
 
 void device::update_link(const nl::link_info& link) noexcept {
     if (link.ifindex != link_.ifindex) return;
+    bool went_down = link_.admin_up && !link.admin_up;
     // Keep the name tapd was configured with when the kernel sends none; otherwise follow renames.
     std::string name = link.name.empty() ? link_.name : link.name;
     link_ = link;
     link_.name = std::move(name);
+    if (went_down && pers_->wakes_readers_on_down()) {
+        // tap_stop: sleeping readers are woken and see EHOSTDOWN; async owners get SIGIO (POLL_HUP).
+        for (queue* q : queues_) {
+            if (q->observer) q->observer->on_link_down(*q, -EHOSTDOWN);
+            signal_owner(*q);
+        }
+    }
+}
+
+void device::signal_owner(const queue& q) noexcept {
+    if (q.settings.async && q.settings.sigio_owner) (void)::kill(q.settings.sigio_owner, SIGIO);
 }
 
 result<void> device::set_mac(const nl::mac_address& mac) {
@@ -51,10 +67,13 @@ result<void> device::set_mac(const nl::mac_address& mac) {
 
 result<std::unique_ptr<queue>> device::open_queue(queue_observer* obs) {
     if (queues_.size() >= max_queues) return make_error(EBUSY, link_.name + ": too many queues");
+    if (int e = pers_->check_open(*this)) return make_error(-e, link_.name + ": open refused");
     std::size_t cap = link_.txqlen ? link_.txqlen : 1000;
     auto q = std::make_unique<queue>(*this, cap, obs);
+    q->settings = pers_->initial_settings();
     queues_.push_back(q.get());
     taps_.push_back(q.get());
+    pers_->opened(*this);
     return q;
 }
 
@@ -63,6 +82,7 @@ void device::close_queue(queue& q) noexcept {
     if (q.enabled) disable_queue(q);
     std::erase(queues_, &q);
     q.detach_device();
+    pers_->closed(*this);
 }
 
 int device::enable_queue(queue& q) noexcept {
@@ -100,17 +120,33 @@ long device::transmit(queue& q, const std::uint8_t* data, std::size_t len) noexc
         h = vnet_hdr_decode(data, s.little_endian());
         if (int e = vnet_hdr_check_tx(h, len - hdr_sz)) return refuse(q, e);
     }
-    const std::uint8_t* frame = data + hdr_sz;
+    // The request buffer is the front end's own (libfuse's receive buffer): fixing a header up in place
+    // is fine and saves a copy.
+    auto* frame = const_cast<std::uint8_t*>(data + hdr_sz);
     std::size_t flen = len - hdr_sz;
-    if (int e = check_tx_frame(flen, link_.mtu, h.is_gso())) {
-        // Without a link monitor the MTU we hold may be stale (`ip link set mtu`): re-read it once on
-        // the error path only, never on the accepted path.
-        if (e != -EMSGSIZE || !refresh_link() || (e = check_tx_frame(flen, link_.mtu, h.is_gso())))
-            return refuse(q, e);
+    // A GSO frame whose payload fits in one segment is a plain frame to the kernel
+    // (virtio_net_hdr_to_skb / tcp_gso_segment): it is held to the MTU like any other.
+    bool gso = false;
+    if (h.is_gso()) {
+        long payload = gso_payload_len(h, frame, flen);
+        gso = payload < 0 || payload > h.gso_size;
+        // A GSO frame without NEEDS_CSUM gets a partial checksum, as tcp4_gso_segment would give it.
+        if (payload >= 0 && gso_make_partial(h, frame, flen) < 0) return refuse(q, -EINVAL);
+    }
+    if (int e = check_tx_frame(flen, link_.mtu, gso)) {
+        // The monitor keeps the MTU current, but a change may still be queued behind this request:
+        // re-read it once on the error path only, never on the accepted path.
+        if (e != -EMSGSIZE || !refresh_link() || (e = check_tx_frame(flen, link_.mtu, gso))) return refuse(q, e);
     }
     std::uint8_t native[vnet_hdr_len];
     vnet_hdr_encode(h, host_le, native);
     long n = backend_->transmit(native, frame, flen);
+    if (n == -EIO && pers_->accepts_writes_when_down()) {
+        // The TUN interface is down. tap(4) takes the frame anyway (and the stack drops it): so do we.
+        ++q.tx_dropped;
+        ++stats_.tx_dropped;
+        return static_cast<long>(len);
+    }
     if (n < 0) return refuse(q, n);
     ++q.tx_frames;
     ++stats_.tx_frames;
@@ -127,6 +163,7 @@ queue* device::pick_queue(const std::uint8_t* frame, std::size_t len) const noex
 
 void device::enqueue(queue& q, const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept {
     ++q.rx_frames;
+    signal_owner(q);  // tap_start → tap_softintr: SIGIO (POLL_IN) per frame while async
     if (q.ring.empty() && q.observer && q.observer->try_deliver(q, h, frame, len)) return;
     bool was_empty = q.ring.empty();
     if (!q.ring.push(h, frame, len)) {
@@ -150,10 +187,10 @@ void device::deliver(const vnet_hdr& h, std::uint8_t* frame, std::size_t len) no
             device* self;
             queue* q;
         } ctx{this, q};
-        long n = gso_segment(h, frame, len, seg_buf_.get() + frame_headroom,
-                             [](void* c, std::uint8_t* seg, std::size_t seg_len) {
+        long n = gso_segment(h, frame, len, seg_buf_.get() + frame_headroom, q->settings.accepts_csum(),
+                             [](void* c, const vnet_hdr& sh, std::uint8_t* seg, std::size_t seg_len) {
                                  auto* x = static_cast<ctx_t*>(c);
-                                 x->self->enqueue(*x->q, vnet_hdr{}, seg, seg_len);
+                                 x->self->enqueue(*x->q, sh, seg, seg_len);
                              },
                              &ctx);
         if (n < 0) ++stats_.rx_errors;

@@ -88,12 +88,44 @@ void fix_ip(std::uint8_t* seg, const layout& lo, std::size_t seg_len, std::uint1
     put16(ip + 10, csum_fold(csum_partial(ip, lo.l4 - lo.l3, 0)));
 }
 
-void fix_l4_csum(std::uint8_t* seg, const layout& lo, std::size_t seg_len, std::size_t field) {
+void fix_l4_csum(std::uint8_t* seg, const layout& lo, std::size_t seg_len, std::size_t field, bool partial) {
     std::size_t l4_len = seg_len - lo.l4;
+    if (partial) {
+        // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not inverted; whoever completes
+        // it sums from csum_start over this field and the rest.
+        put16(seg + lo.l4 + field, static_cast<std::uint16_t>(~csum_fold(pseudo_sum(seg, lo, l4_len))));
+        return;
+    }
     put16(seg + lo.l4 + field, 0);
     std::uint16_t c = csum_fold(csum_partial(seg + lo.l4, l4_len, pseudo_sum(seg, lo, l4_len)));
     if (c == 0 && lo.proto == 17) c = 0xffff;
     put16(seg + lo.l4 + field, c);
+}
+
+// Parses and checks a GSO frame against its header; fills the layout and the transport header length.
+bool check_gso(const vnet_hdr& h, const std::uint8_t* frame, std::size_t len, layout& lo, bool& tcp,
+               std::size_t& thlen) {
+    if (!parse(frame, len, lo)) return false;
+    const unsigned type = h.gso_type & ~vnet_gso_ecn;
+    tcp = type == vnet_gso_tcpv4 || type == vnet_gso_tcpv6;
+    if (tcp) {
+        if (lo.proto != 6 || lo.v6 != (type == vnet_gso_tcpv6)) return false;
+    } else if (type == vnet_gso_udp_l4) {
+        if (lo.proto != 17) return false;
+    } else {
+        return false;  // UFO (IP fragmentation) is never produced by the kernel towards a tap reader
+    }
+    // The header must agree with the frame about where the transport header is.
+    if ((h.flags & vnet_f_needs_csum) && h.csum_start != lo.l4) return false;
+    if (tcp) {
+        if (len < lo.l4 + 20) return false;
+        thlen = (frame[lo.l4 + 12] >> 4) * 4u;
+        if (thlen < 20 || len < lo.l4 + thlen) return false;
+    } else {
+        thlen = 8;
+        if (len < lo.l4 + thlen) return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -103,31 +135,34 @@ int gso_complete_csum(const vnet_hdr& h, std::uint8_t* frame, std::size_t len) {
     return csum_complete(frame, len, h.csum_start, h.csum_offset);
 }
 
-long gso_segment(const vnet_hdr& h, const std::uint8_t* frame, std::size_t len, std::uint8_t* out,
-                 segment_sink sink, void* ctx) {
+long gso_payload_len(const vnet_hdr& h, const std::uint8_t* frame, std::size_t len) {
     layout lo;
-    if (!parse(frame, len, lo)) return -EINVAL;
-    const unsigned type = h.gso_type & ~vnet_gso_ecn;
-    const bool tcp = type == vnet_gso_tcpv4 || type == vnet_gso_tcpv6;
-    if (tcp) {
-        if (lo.proto != 6 || lo.v6 != (type == vnet_gso_tcpv6)) return -EINVAL;
-    } else if (type == vnet_gso_udp_l4) {
-        if (lo.proto != 17) return -EINVAL;
-    } else {
-        return -EINVAL;  // UFO (IP fragmentation) is never produced by the kernel towards a tap reader
-    }
-    // The header must agree with the frame about where the transport header is.
-    if ((h.flags & vnet_f_needs_csum) && h.csum_start != lo.l4) return -EINVAL;
+    bool tcp = false;
+    std::size_t thlen = 0;
+    if (!check_gso(h, frame, len, lo, tcp, thlen)) return -EINVAL;
+    return static_cast<long>(len - lo.l4 - thlen);
+}
 
-    std::size_t thlen;
-    if (tcp) {
-        if (len < lo.l4 + 20) return -EINVAL;
-        thlen = (frame[lo.l4 + 12] >> 4) * 4u;
-        if (thlen < 20 || len < lo.l4 + thlen) return -EINVAL;
-    } else {
-        thlen = 8;
-        if (len < lo.l4 + thlen) return -EINVAL;
-    }
+int gso_make_partial(vnet_hdr& h, std::uint8_t* frame, std::size_t len) {
+    if (h.flags & vnet_f_needs_csum) return 0;
+    layout lo;
+    bool tcp = false;
+    std::size_t thlen = 0;
+    if (!check_gso(h, frame, len, lo, tcp, thlen)) return -EINVAL;
+    std::size_t field = tcp ? 16 : 6;
+    fix_l4_csum(frame, lo, len, field, true);
+    h.flags |= vnet_f_needs_csum;
+    h.csum_start = static_cast<std::uint16_t>(lo.l4);
+    h.csum_offset = static_cast<std::uint16_t>(field);
+    return 0;
+}
+
+long gso_segment(const vnet_hdr& h, const std::uint8_t* frame, std::size_t len, std::uint8_t* out,
+                 bool partial_csum, segment_sink sink, void* ctx) {
+    layout lo;
+    bool tcp = false;
+    std::size_t thlen = 0;
+    if (!check_gso(h, frame, len, lo, tcp, thlen)) return -EINVAL;
     const std::size_t hdrs = lo.l4 + thlen;
     const std::size_t payload = len - hdrs;
     const std::size_t mss = h.gso_size;
@@ -145,7 +180,7 @@ long gso_segment(const vnet_hdr& h, const std::uint8_t* frame, std::size_t len, 
         std::size_t seg_len = hdrs + chunk;
         bool first = done == 0, last = done + chunk >= payload;
         std::memcpy(out, frame, hdrs);
-        std::memcpy(out + hdrs, frame + hdrs, chunk);
+        std::memcpy(out + hdrs, frame + hdrs + done, chunk);
         fix_ip(out, lo, seg_len, static_cast<std::uint16_t>(id0 + n));
         if (tcp) {
             put32(out + lo.l4 + 4, seq0 + static_cast<std::uint32_t>(done));
@@ -153,12 +188,18 @@ long gso_segment(const vnet_hdr& h, const std::uint8_t* frame, std::size_t len, 
             if (!last) fl &= static_cast<std::uint8_t>(~(fin | psh));
             if (!first) fl &= static_cast<std::uint8_t>(~cwr);
             out[lo.l4 + 13] = fl;
-            fix_l4_csum(out, lo, seg_len, 16);
         } else {
             put16(out + lo.l4 + 4, static_cast<std::uint16_t>(seg_len - lo.l4));
-            fix_l4_csum(out, lo, seg_len, 6);
         }
-        sink(ctx, out, seg_len);
+        const std::size_t field = tcp ? 16 : 6;
+        fix_l4_csum(out, lo, seg_len, field, partial_csum);
+        vnet_hdr sh;
+        if (partial_csum) {
+            sh.flags = vnet_f_needs_csum;
+            sh.csum_start = static_cast<std::uint16_t>(lo.l4);
+            sh.csum_offset = static_cast<std::uint16_t>(field);
+        }
+        sink(ctx, sh, out, seg_len);
         ++n;
         done += chunk;
     } while (done < payload);

@@ -74,4 +74,9 @@ bool tun_backend::link_gone() noexcept {
     return ::ioctl(fd_.get(), TUNGETIFF, &ifr) < 0 && errno == EBADFD;
 }
 
+void tun_backend::set_carrier(bool on) noexcept {
+    int v = on ? 1 : 0;
+    (void)::ioctl(fd_.get(), TUNSETCARRIER, &v);  // Linux >= 4.18; older kernels keep carrier on
+}
+
 }  // namespace tapd

@@ -27,6 +27,9 @@ public:
     // Asked when the kernel reports the link deleted from tapd's namespace: is the kernel object really
     // gone (true), or was the link only moved to another namespace while the backend still works?
     virtual bool link_gone() noexcept { return true; }
+    // Carrier on or off (the BSD personality: carrier follows the open). Backends that cannot control
+    // their link's carrier ignore it.
+    virtual void set_carrier(bool /*on*/) noexcept {}
 };
 
 // A receive/transmit error that means the backend's kernel object is gone for good.

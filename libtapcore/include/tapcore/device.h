@@ -27,6 +27,7 @@
 
 #include "tapcore/backend.h"
 #include "tapcore/event_loop.h"
+#include "tapcore/personality.h"
 #include "tapcore/queue.h"
 #include "tapcore/result.h"
 #include "tapnl/link.h"
@@ -46,12 +47,15 @@ struct device_stats {
 
 class device final : public io_watcher {
 public:
-    device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> be, nl::link_info link);
+    device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> be, nl::link_info link,
+           std::unique_ptr<personality> pers = make_linux_personality());
     ~device();
     device(const device&) = delete;
     device& operator=(const device&) = delete;
 
     const nl::link_info& link() const { return link_; }
+    personality& pers() const { return *pers_; }
+    void set_carrier(bool on) noexcept { backend_->set_carrier(on); }
     const device_stats& stats() const { return stats_; }
     std::size_t queue_count() const { return queues_.size(); }
     std::size_t enabled_count() const { return taps_.size(); }
@@ -67,7 +71,8 @@ public:
     bool gone() const { return gone_; }
     result<void> set_mac(const nl::mac_address& mac);
 
-    // A new open file: a queue bounded by the link's txqueuelen, enabled. Fails with EBUSY past max_queues.
+    // A new open file: a queue bounded by the link's txqueuelen, enabled, with the personality's initial
+    // settings. Fails with EBUSY past max_queues or when the personality refuses (BSD: already open).
     result<std::unique_ptr<queue>> open_queue(queue_observer* obs);
     void close_queue(queue& q) noexcept;
     // TUNSETQUEUE: returns 0 or -EINVAL when the queue is already in that state.
@@ -87,11 +92,13 @@ private:
     void deliver(const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept;
     void enqueue(queue& q, const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept;
     long refuse(queue& q, long err) noexcept;
+    void signal_owner(const queue& q) noexcept;
 
     event_loop& loop_;
     nl::route_socket& nl_;
     std::unique_ptr<backend> backend_;
     nl::link_info link_;
+    std::unique_ptr<personality> pers_;
     event_loop::watch* watch_ = nullptr;
     std::vector<queue*> queues_;  // every open queue
     std::vector<queue*> taps_;    // enabled queues, in macvtap's order (steering indexes this)

@@ -35,6 +35,9 @@ public:
     virtual void on_readable(queue& q) noexcept = 0;
     // The device is going away (or its link did): fail parked reads with `err` (negative errno).
     virtual void on_detached(queue& q, int err) noexcept = 0;
+    // The link went down under a personality that fails readers then (BSD): wake parked reads with
+    // `err` (negative errno); the queue stays usable.
+    virtual void on_link_down(queue& q, int err) noexcept = 0;
 
 protected:
     ~queue_observer() = default;
@@ -90,8 +93,12 @@ struct queue_settings {
     unsigned flags = iff_tap | iff_no_pi | iff_vnet_hdr;
     int vnet_hdr_sz = static_cast<int>(vnet_hdr_len);
     bool vnet_le = false;
-    unsigned offloads = 0;  // TUN_F_* accepted by the reader
+    // TUN_F_* accepted by the reader. macvtap starts every device with TUN_OFFLOADS (csum, TSO4, TSO6,
+    // ECN; macvtap_newlink), so a vnet-header reader that never calls TUNSETOFFLOAD gets super-frames.
+    unsigned offloads = tun_f_csum | tun_f_tso4 | tun_f_tso6 | tun_f_tso_ecn;
     int sndbuf = 0x7fffffff;
+    int sigio_owner = 0;    // BSD: SIGIO goes to this pid (> 0) or process group (< 0)
+    bool async = false;     // BSD: TAPD_FIOASYNC on
 
     bool has_vnet_hdr() const { return flags & iff_vnet_hdr; }
     // virtio "legacy" headers are host-order, and big-endian headers exist only in kernels built with

@@ -22,6 +22,7 @@ public:
     long receive(std::uint8_t** frame) noexcept override;
     long transmit(const std::uint8_t* hdr, const std::uint8_t* frame, std::size_t len) noexcept override;
     bool link_gone() noexcept override;
+    void set_carrier(bool on) noexcept override;
 
     // The name the kernel gave the interface.
     const std::string& ifname() const { return ifname_; }
