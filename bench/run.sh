@@ -1,0 +1,101 @@
+#!/bin/bash
+# run.sh — tapd's data-path benchmark: frames/s through a kernel TAP fd, tapd's device file (FUSE-mount
+# mode) and the FUSE transport floor, in one run, in a throwaway network namespace. Builds nothing.
+#
+#   bench/run.sh [BUILD_DIR]          (default /work/main/build; needs root)
+#
+# Environment:
+#   BENCH_SECONDS    seconds per measurement cell (default 2)
+#   BENCH_ROUNDS     measure every cell N times, interleaved, and report the median (default 1)
+#   BENCH_SIZES      frame sizes, comma-separated (default 64,1500)
+#   BENCH_WORKLOADS  any of write,read,flood,rtt (default all four)
+#   BENCH_WINDOW     frames in flight for the closed-loop read workload (default 256)
+#   BENCH_KEEP_LOGS  set to keep the temporary directory with tapd's and floor_fuse's logs
+#
+# Never touches the host's links: everything happens after `unshare --net --mount`, and the namespace
+# (with tap0, ktap0 and both FUSE mounts) disappears when this script ends.
+set -euo pipefail
+
+BUILD=$(readlink -f "${1:-/work/main/build}")
+TAPD="$BUILD/daemon/tapd"
+TAP_BENCH="$BUILD/bench/tap_bench"
+FLOOR="$BUILD/bench/floor_fuse"
+
+if [ -z "${TAP_BENCH_IN_NETNS:-}" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "run.sh: needs root (network namespace, TAP interfaces, FUSE mounts)" >&2
+        exit 77
+    fi
+    for b in "$TAPD" "$TAP_BENCH" "$FLOOR"; do
+        [ -x "$b" ] || { echo "run.sh: $b missing: build first (make -C $BUILD -j2)" >&2; exit 1; }
+    done
+    export TAP_BENCH_IN_NETNS=1
+    exec unshare --net --mount --propagation private "$(readlink -f "$0")" "$BUILD"
+fi
+
+# ---- inside the throwaway namespaces from here on ----
+# No IPv6: no router solicitations, MLD or DAD frames mixed into the read paths.
+sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+
+WORK=$(mktemp -d /tmp/tap_bench.XXXXXX)
+mkdir "$WORK/tapd" "$WORK/floor"
+TAPD_PID=""
+FLOOR_PID=""
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [ -n "$TAPD_PID" ] && kill -0 "$TAPD_PID" 2>/dev/null; then
+        kill -TERM "$TAPD_PID"
+        wait "$TAPD_PID"
+        local trc=$?
+        [ "$trc" = 0 ] || echo "run.sh: tapd exited with status $trc on SIGTERM" >&2
+    fi
+    if [ -n "$FLOOR_PID" ] && kill -0 "$FLOOR_PID" 2>/dev/null; then
+        kill -TERM "$FLOOR_PID"
+        wait "$FLOOR_PID"
+    fi
+    for m in "$WORK/tapd" "$WORK/floor"; do
+        mountpoint -q "$m" && umount -l "$m"
+    done
+    if [ -n "${BENCH_KEEP_LOGS:-}" ]; then
+        echo "run.sh: logs kept in $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_ready() {  # LOGFILE PID WHAT
+    for _ in $(seq 100); do
+        grep -q ": ready" "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || { echo "run.sh: $3 died:" >&2; cat "$1" >&2; return 1; }
+        sleep 0.05
+    done
+    echo "run.sh: $3 not ready after 5 s:" >&2
+    cat "$1" >&2
+    return 1
+}
+
+"$TAPD" --fuse-mount "$WORK/tapd" --device tap0 2>"$WORK/tapd.log" &
+TAPD_PID=$!
+"$FLOOR" "$WORK/floor" 2>"$WORK/floor.log" &
+FLOOR_PID=$!
+wait_ready "$WORK/tapd.log" "$TAPD_PID" tapd
+wait_ready "$WORK/floor.log" "$FLOOR_PID" floor_fuse
+
+echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(uname -r)  $(nproc) CPUs  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# tapd pid $TAPD_PID, floor_fuse pid $FLOOR_PID"
+
+"$TAP_BENCH" --tapd "$WORK/tapd/tap0" --tapd-if tap0 --kernel-if ktap0 --floor "$WORK/floor/echo" \
+    --seconds "${BENCH_SECONDS:-2}" --rounds "${BENCH_ROUNDS:-1}" \
+    --sizes "${BENCH_SIZES:-64,1500}" --workloads "${BENCH_WORKLOADS:-write,read,flood,rtt}" --window "${BENCH_WINDOW:-256}"
+
+# tapd's own counters (its queue drops show up here as rx_dropped_full).
+kill -USR1 "$TAPD_PID"
+sleep 0.2
+echo
+echo "tapd's counters:"
+grep "stats " "$WORK/tapd.log" | tail -n 1 | sed 's/^/  /'

@@ -1,0 +1,53 @@
+# lib.sh: helpers shared by the real-client tests in this directory (sourced, not run).
+# Every fork+exec costs ~50 ms inside UML, so the helpers use bash builtins where they can.
+failed=0
+logs=()  # files dumped when a check fails
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+check() {  # name, message-if-false, command...
+  local name=$1 msg=$2; shift 2
+  if "$@"; then pass "$name"; else fail "$name" "$msg"; fi
+}
+dump() { echo "--- $1:"; [[ -e $1 ]] && sed 's/^/  | /' "$1"; }
+# Wait (up to $1 tenths of a second) until the command in $2.. succeeds.
+wait_for() {
+  local n=$1; shift
+  while ((n-- > 0)); do "$@" && return 0; sleep 0.1; done
+  "$@"
+}
+log_has() { local l; [[ -e $1 ]] || return 1; mapfile -t l <"$1"; [[ " ${l[*]} " == *"$2"* ]]; }
+pings_ok() {  # name, count, ping output: every probe answered
+  if [[ $3 == *$'\n'"$2 packets transmitted, $2 received,"* ]]; then pass "$1"; else fail "$1" "$3"; fi
+}
+# Stop a process we started (SIGTERM, then SIGKILL after $2 tenths of a second); its exit status.
+stop_pid() {
+  local pid=$1 n=${2:-50}
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  while ((n-- > 0)) && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+# The last "stats NAME:" line tapd printed (after SIGUSR1) to its log $2, into $stats.
+tapd_stats() {  # tapd pid, log, device name
+  local l x
+  stats=
+  kill -USR1 "$1" 2>/dev/null || return 1
+  sleep 0.3
+  mapfile -t l <"$2"
+  for x in "${l[@]}"; do [[ $x == *"stats $3:"* ]] && stats=$x; done
+  [[ -n $stats ]]
+}
+# Empty the given files now: a log left by an earlier run must not satisfy a log_has wait before the
+# background process we just started has opened (and truncated) it; in UML that fork can take seconds.
+fresh() { local f; for f; do : >"$f"; done; }
+finish() {  # test name
+  local f
+  if ((failed)); then
+    echo "$1: $failed check(s) failed"
+    for f in "${logs[@]}"; do dump "$f"; done
+    exit 1
+  fi
+  echo "$1: all checks passed"
+  exit 0
+}

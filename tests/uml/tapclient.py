@@ -1,0 +1,474 @@
+#!/usr/bin/python3
+"""tapclient.py: a test client for tapd's /dev/tapN nodes, run inside UML (stdlib only).
+
+    tapclient.py e2e      DEV IFNAME --tapd-pid PID --tapd-log FILE
+    tapclient.py overflow DEV IFNAME --tapd-pid PID --tapd-log FILE [--frames N]
+
+Every check prints "PASS name" or "FAIL name: detail"; the exit status is 1 if any check failed
+(2 for a usage error). Checks go on after a failure where that makes sense, so one run shows
+everything that is wrong, but a hung device must not hang the test: every wait has a deadline.
+
+Why one process runs many checks: each fork/exec in UML costs ~50 ms and Python's start-up much
+more, so the shell script around this starts it as rarely as possible.
+
+The expectations are macvtap's (drivers/net/tap.c) plus tapd's documented differences; they are
+spelled out next to each check, with the values asserted, so a wrong value is a failure, not a
+printout. e2e expects IFNAME to be up with 10.0.0.1/24 and IPv6 off (no unsolicited frames).
+"""
+import argparse
+import errno
+import fcntl
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+# <linux/if_tun.h>, <linux/sockios.h>
+TUNSETIFF = 0x400454CA
+TUNGETIFF = 0x800454D2
+TUNGETFEATURES = 0x800454CF
+TUNGETVNETHDRSZ = 0x800454D7
+SIOCGIFHWADDR = 0x8927
+IFF_TUN = 0x0001
+IFF_TAP = 0x0002
+IFF_MULTI_QUEUE = 0x0100
+IFF_ONE_QUEUE = 0x2000
+IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
+IFREQ_SIZE = 40
+VNET_HDR_LEN = 10  # struct virtio_net_hdr, macvtap's default vnet_hdr_sz
+
+# Our side of the wire: a made-up locally administered MAC and an address in tap0's /24.
+PEER_MAC = bytes.fromhex("020000000002")
+PEER_IP = bytes([10, 0, 0, 2])
+LOCAL_IP = bytes([10, 0, 0, 1])
+ETH_P_ARP = 0x0806
+ETH_P_TEST = 0x88B5  # IEEE "local experimental": no kernel protocol handler will react to it
+
+failures = 0
+
+
+def report(name, ok, detail=""):
+    global failures
+    if ok:
+        print(f"PASS {name}", flush=True)
+    else:
+        failures += 1
+        print(f"FAIL {name}: {detail}", flush=True)
+    return ok
+
+
+def check_eq(name, got, want, fmt=repr):
+    return report(name, got == want, f"got {fmt(got)}, want {fmt(want)}")
+
+
+def ioctl_err(fd, req, arg):
+    """Run an ioctl; return (errno or 0, result buffer)."""
+    buf = bytearray(arg)
+    try:
+        fcntl.ioctl(fd, req, buf)
+        return 0, bytes(buf)
+    except OSError as e:
+        return e.errno, bytes(buf)
+
+
+def errname(e):
+    return errno.errorcode.get(e, str(e)) if e else "success"
+
+
+def ifreq(name=b"", flags=0):
+    return struct.pack("16sH22x", name, flags)
+
+
+def ifr_name(buf):
+    return buf[:16].split(b"\0", 1)[0].decode(errors="replace")
+
+
+def ifr_flags(buf):
+    return struct.unpack_from("H", buf, 16)[0]
+
+
+def sys_mac(ifname):
+    with open(f"/sys/class/net/{ifname}/address") as f:
+        return bytes.fromhex(f.read().strip().replace(":", ""))
+
+
+def arp_request(sender_ip=PEER_IP):
+    """Who has 10.0.0.1? tell <sender_ip> (PEER_MAC), broadcast."""
+    return (b"\xff" * 6 + PEER_MAC + struct.pack("!H", ETH_P_ARP)
+            + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
+            + PEER_MAC + sender_ip + b"\0" * 6 + LOCAL_IP)
+
+
+def arp_reply_problem(frame, tap_mac, sender_ip=PEER_IP):
+    """None if frame is the kernel's ARP reply to arp_request(); else what is wrong with it."""
+    if len(frame) < 42:
+        return f"short frame ({len(frame)} bytes): {frame.hex()}"
+    if struct.unpack_from("!H", frame, 12)[0] != ETH_P_ARP:
+        return f"not ARP: ethertype {frame[12:14].hex()}"
+    want = {
+        "eth dst": (frame[0:6], PEER_MAC), "eth src": (frame[6:12], tap_mac),
+        "op": (frame[20:22], b"\x00\x02"),
+        "sender MAC": (frame[22:28], tap_mac), "sender IP": (frame[28:32], LOCAL_IP),
+        "target MAC": (frame[32:38], PEER_MAC), "target IP": (frame[38:42], sender_ip),
+    }
+    bad = [f"{k} {g.hex()} != {w.hex()}" for k, (g, w) in want.items() if g != w]
+    return "; ".join(bad) or None
+
+
+def read_with_deadline(fd, timeout, size=65536):
+    """poll() then read(): bytes, or None when nothing arrived in time."""
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    if not p.poll(int(timeout * 1000)):
+        return None
+    return os.read(fd, size)
+
+
+def arp_exchange(name, fd, tap_mac, hdr=b"", timeout=3.0):
+    """Write an ARP request (after `hdr`, the vnet header to prepend), read until the reply.
+
+    Returns (vnet header read, reply frame) or None; reports PASS/FAIL under `name`."""
+    req = hdr + arp_request()
+    try:
+        n = os.write(fd, req)
+    except OSError as e:
+        return report(name, False, f"write: {errname(e.errno)}") and None
+    if n != len(req):
+        return report(name, False, f"write returned {n}, want {len(req)}") and None
+    deadline = time.monotonic() + timeout
+    others = []
+    while (left := deadline - time.monotonic()) > 0:
+        d = read_with_deadline(fd, left)
+        if d is None:
+            break
+        got_hdr, frame = d[:len(hdr)], d[len(hdr):]
+        problem = arp_reply_problem(frame, tap_mac)
+        if problem is None:
+            report(name, True)
+            return got_hdr, frame
+        others.append(problem)
+    report(name, False, f"no ARP reply within {timeout}s; other frames read: {others or 'none'}")
+    return None
+
+
+class Stats:
+    """tapd's per-device counters, read by sending SIGUSR1 and parsing the line it logs."""
+
+    def __init__(self, pid, log):
+        self.pid, self.log = pid, log
+
+    def _lines(self, ifname):
+        with open(self.log, errors="replace") as f:
+            return [ln for ln in f if f"stats {ifname}:" in ln]
+
+    def get(self, ifname, timeout=3.0):
+        before = len(self._lines(ifname))
+        os.kill(self.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self._lines(ifname)
+            if len(lines) > before:
+                return {k: int(v) for k, v in
+                        (kv.split("=") for kv in lines[-1].split(":", 2)[-1].split())}
+            time.sleep(0.02)
+        return None
+
+
+# ------------------------------------------------------------------------------------------
+def e2e(dev, ifname, stats):
+    tap_mac = sys_mac(ifname)
+    want_features = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE
+    check_eq("features_value", want_features, 0x5102, hex)  # guards the constants themselves
+
+    # --- A fresh open with no TUNSETIFF: macvtap's defaults, i.e. a 10-byte vnet header. ---
+    fd = os.open(dev, os.O_RDWR)
+    e, b = ioctl_err(fd, TUNGETIFF, ifreq())
+    if report("default_tungetiff", e == 0, errname(e)):
+        check_eq("default_tungetiff_name", ifr_name(b), ifname)
+        check_eq("default_flags", ifr_flags(b), IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, hex)
+    e, b = ioctl_err(fd, TUNGETVNETHDRSZ, bytes(4))
+    if report("default_vnet_hdr_sz", e == 0, errname(e)):
+        check_eq("default_vnet_hdr_sz_value", struct.unpack("i", b)[0], VNET_HDR_LEN)
+    r = arp_exchange("arp_vnet_hdr", fd, tap_mac, hdr=bytes(VNET_HDR_LEN))
+    if r:
+        # A locally generated ARP reply has no offloads: flags, gso_type, lengths are all zero.
+        check_eq("arp_vnet_hdr_zero", r[0].hex(), bytes(VNET_HDR_LEN).hex(), str)
+    # The header is part of the minimum: 10 + 13 bytes is still a runt frame.
+    try:
+        n = os.write(fd, bytes(VNET_HDR_LEN) + arp_request()[:13])
+        report("vnet_write_13_einval", False, f"write returned {n}")
+    except OSError as ex:
+        check_eq("vnet_write_13_einval", errname(ex.errno), "EINVAL", str)
+    os.close(fd)
+
+    # --- TUNSETIFF and friends on a new open. ---
+    fd = os.open(dev, os.O_RDWR)
+    e, b = ioctl_err(fd, TUNGETFEATURES, bytes(4))
+    if report("tungetfeatures", e == 0, errname(e)):
+        check_eq("tungetfeatures_value", struct.unpack("I", b)[0], want_features, hex)
+
+    # Rejected flags leave the file as it was (checked via TUNGETIFF below).
+    for label, flags in (("tun", IFF_TUN | IFF_NO_PI), ("tap_with_pi", IFF_TAP),
+                         ("tun_and_tap", IFF_TUN | IFF_TAP | IFF_NO_PI)):
+        e, _ = ioctl_err(fd, TUNSETIFF, ifreq(b"", flags))
+        check_eq(f"tunsetiff_{label}_einval", errname(e), "EINVAL", str)
+    e, b = ioctl_err(fd, TUNGETIFF, ifreq())
+    check_eq("tunsetiff_rejected_flags_unchanged", (errname(e), ifr_flags(b)),
+             ("success", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
+
+    # Accepted flag sets; tapd writes the real name back even when the caller passed none
+    # (tun does; socat and OpenVPN rely on it). IFF_ONE_QUEUE is accepted and ignored.
+    for label, flags, name in (("vnet_mq", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE, b""),
+                               ("one_queue", IFF_TAP | IFF_NO_PI | IFF_ONE_QUEUE, ifname.encode()),
+                               ("bare", IFF_TAP | IFF_NO_PI, b"")):
+        e, b = ioctl_err(fd, TUNSETIFF, ifreq(name, flags))
+        if not report(f"tunsetiff_{label}", e == 0, errname(e)):
+            continue
+        check_eq(f"tunsetiff_{label}_name_written_back", ifr_name(b), ifname)
+        e, b = ioctl_err(fd, TUNGETIFF, ifreq())
+        if report(f"tungetiff_{label}", e == 0, errname(e)):
+            check_eq(f"tungetiff_{label}_name", ifr_name(b), ifname)
+            check_eq(f"tungetiff_{label}_flags", ifr_flags(b) & ~IFF_ONE_QUEUE, flags & ~IFF_ONE_QUEUE, hex)
+
+    # SIOCGIFHWADDR on the tap fd (macvtap serves it): sa_family ARPHRD_ETHER + the link's MAC.
+    e, b = ioctl_err(fd, SIOCGIFHWADDR, ifreq())
+    if report("siocgifhwaddr", e == 0, errname(e)):
+        check_eq("siocgifhwaddr_mac", b[18:24].hex(), tap_mac.hex(), str)
+        check_eq("siocgifhwaddr_family", ifr_flags(b), 1)  # ARPHRD_ETHER
+
+    # Unknown ioctls: macvtap's default branch answers EINVAL. One with no argument, one whose
+    # number claims an output buffer (must not trigger a retry loop), and TCGETS (isatty()).
+    for label, req in (("io", 0x54FF), ("ior", 0x800454FE), ("tcgets", 0x5401)):
+        e, _ = ioctl_err(fd, req, bytes(64))
+        check_eq(f"unknown_ioctl_{label}_einval", errname(e), "EINVAL", str)
+
+    # --- Data path on the bare fd: poll, ARP, non-blocking and blocking reads. ---
+    p = select.poll()
+    p.register(fd, select.POLLIN | select.POLLOUT)
+    ev = dict(p.poll(0)).get(fd, 0)
+    report("poll_idle", ev & select.POLLOUT and not ev & select.POLLIN,
+           f"revents {ev:#x}: want POLLOUT, no POLLIN (a frame queued on an idle link?)")
+
+    fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+    try:
+        d = os.read(fd, 2000)
+        report("nonblock_read_eagain", False, f"read returned {len(d)} bytes: {d[:64].hex()}")
+    except OSError as ex:
+        check_eq("nonblock_read_eagain", errname(ex.errno), "EAGAIN", str)
+    fcntl.fcntl(fd, fcntl.F_SETFL, fl)
+
+    if arp_exchange("arp_bare", fd, tap_mac):
+        ev = dict(p.poll(0)).get(fd, 0)
+        report("poll_drained", ev & select.POLLOUT and not ev & select.POLLIN,
+               f"revents {ev:#x} after reading the only frame")
+
+    # POLLIN must come from the frame arriving while poll() sleeps (the notify path), not from
+    # a frame that was already queued: write, then poll with a deadline before reading.
+    # (Ask for POLLIN only: POLLOUT is always set and would end the wait at once.)
+    p_in = select.poll()
+    p_in.register(fd, select.POLLIN)
+    os.write(fd, arp_request())
+    t0 = time.monotonic()
+    ev = dict(p_in.poll(3000)).get(fd, 0)
+    report("poll_pollin_on_reply", ev & select.POLLIN, f"revents {ev:#x} after {time.monotonic() - t0:.2f}s")
+    if ev & select.POLLIN:
+        d = os.read(fd, 2000)
+        report("poll_pollin_frame", arp_reply_problem(d, tap_mac) is None, arp_reply_problem(d, tap_mac))
+
+    # A blocking read parked in tapd, completed by a frame arriving later (another thread writes
+    # the request after the read has been sent).
+    def delayed_write():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(0.3)
+        os.write(fd, arp_request())
+    th = threading.Thread(target=delayed_write)
+    t0 = time.monotonic()
+    th.start()
+    d = os.read(fd, 2000)  # bounded: the thread's request always draws a reply
+    dt = time.monotonic() - t0
+    th.join()
+    report("blocking_read_waits", dt >= 0.25 and arp_reply_problem(d, tap_mac) is None,
+           f"returned after {dt:.2f}s: {arp_reply_problem(d, tap_mac)}")
+
+    eintr_check(fd, tap_mac)
+
+    # --- Write validation: < 14 bytes is a runt, > MTU + 18 (Ethernet + VLAN tag) is too big. ---
+    with open(f"/sys/class/net/{ifname}/mtu") as f:
+        mtu = int(f.read())
+    test_frame = lambda n: (b"\xff" * 6 + PEER_MAC + struct.pack("!H", ETH_P_TEST)).ljust(n, b"\0")[:n]
+    for label, size, want in (("13", 13, "EINVAL"), ("14", 14, None), ("mtu_plus_18", mtu + 18, None),
+                              ("mtu_plus_19", mtu + 19, "EMSGSIZE"), ("2000", 2000, "EMSGSIZE")):
+        try:
+            n = os.write(fd, test_frame(size))
+            res = None if n == size else f"short write {n}"
+        except OSError as ex:
+            res = errname(ex.errno)
+        check_eq(f"write_{label}_{want or 'ok'}", res, want)
+
+    # --- Two opens = two queues: the kernel's reply lands on exactly one of them. ---
+    fd2 = os.open(dev, os.O_RDWR)
+    ioctl_err(fd2, TUNSETIFF, ifreq(b"", IFF_TAP | IFF_NO_PI))
+    s = stats.get(ifname)
+    check_eq("stats_queues_2", s and s.get("queues"), 2)
+    os.write(fd2, arp_request())
+    time.sleep(0.5)  # the reply has long arrived by then; then count where it went
+    got = []
+    for f in (fd, fd2):
+        fcntl.fcntl(f, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+        try:
+            while True:
+                got.append((f, os.read(f, 2000)))
+        except BlockingIOError:
+            pass
+        fcntl.fcntl(f, fcntl.F_SETFL, fl)
+    report("multiqueue_one_copy", len(got) == 1 and arp_reply_problem(got[0][1], tap_mac) is None,
+           f"frames read from the two fds: {[(f, d[:42].hex()) for f, d in got]}")
+    os.close(fd2)
+    s = stats.get(ifname)
+    check_eq("stats_queues_1_after_close", s and s.get("queues"), 1)
+    os.close(fd)
+    s = stats.get(ifname)
+    if report("stats_readable", s is not None, "no stats line after SIGUSR1"):
+        check_eq("stats_queues_0", s["queues"], 0)
+        # Nothing in this run overflowed, failed, or arrived with no queue open.
+        check_eq("stats_no_drops", (s["rx_dropped_full"], s["rx_dropped_no_queue"], s["rx_errors"]), (0, 0, 0))
+
+
+def eintr_check(fd, tap_mac):
+    """A blocking read interrupted by a signal ends with EINTR, and the file keeps working.
+
+    Python retries os.read on EINTR (PEP 475) unless the handler raises, so it raises. If tapd
+    ignored FUSE_INTERRUPT the read would hang for ever (FUSE waits killably after sending the
+    interrupt): a watchdog thread then writes an ARP request whose reply completes the read,
+    which turns the hang into a FAIL."""
+    class Alarm(Exception):
+        pass
+
+    armed = [True]
+
+    def on_alarm(signum, frame):
+        if armed[0]:
+            raise Alarm()
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    done = threading.Event()
+
+    def watchdog():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        if not done.wait(5.0):
+            os.write(fd, arp_request())
+    th = threading.Thread(target=watchdog)
+    th.start()
+    t0 = time.monotonic()
+    outcome = None
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        try:
+            d = os.read(fd, 2000)
+            outcome = f"read returned {len(d)} bytes after {time.monotonic() - t0:.2f}s (not interrupted)"
+        except Alarm:
+            outcome = "interrupted"
+        except OSError as ex:
+            outcome = f"read failed with {errname(ex.errno)}"
+        armed[0] = False
+    except Alarm:  # the alarm raced past the read's end; the outcome above stands
+        armed[0] = False
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        done.set()
+        th.join()
+        signal.signal(signal.SIGALRM, old)
+    dt = time.monotonic() - t0
+    report("eintr_blocking_read", outcome == "interrupted" and dt < 2.0, f"{outcome} ({dt:.2f}s)")
+    # tapd must have dropped the interrupted read: a stale parked read would swallow this reply.
+    arp_exchange("arp_after_eintr", fd, tap_mac)
+
+
+# ------------------------------------------------------------------------------------------
+def overflow(dev, ifname, stats, frames):
+    """The per-open queue is bounded by txqueuelen; overflow is dropped and counted.
+
+    One open only, so every frame is steered to it. The frames come from an AF_PACKET socket
+    sending out of IFNAME: the kernel hands each to tapd, which queues it for the unread fd."""
+    with open(f"/sys/class/net/{ifname}/tx_queue_len") as f:
+        qlen = int(f.read())
+    kstat = lambda k: int(open(f"/sys/class/net/{ifname}/statistics/{k}").read())
+    fd = os.open(dev, os.O_RDWR)
+    e, _ = ioctl_err(fd, TUNSETIFF, ifreq(b"", IFF_TAP | IFF_NO_PI))
+    report("overflow_tunsetiff", e == 0, errname(e))
+    s0 = stats.get(ifname)
+    kdrop0 = kstat("tx_dropped")
+
+    sk = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    sk.bind((ifname, 0))
+    hdr = b"\xff" * 6 + PEER_MAC + struct.pack("!H", ETH_P_TEST)
+    sent = 0
+    for i in range(frames):
+        sk.send(hdr + struct.pack("!I", i).ljust(46, b"\0"))
+        sent += 1
+        # The kernel's own TUN queue is txqueuelen long too; pace the burst so that tapd (one CPU
+        # in UML) drains it and the overflow happens in tapd's per-open queue, which is under test.
+        if i % 4 == 3:
+            time.sleep(0.002)
+    sk.close()
+    time.sleep(0.3)  # let tapd take the last frames off the TUN fd
+
+    fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+    seqs, last_err = [], None
+    while len(seqs) <= frames:
+        try:
+            d = os.read(fd, 2000)
+        except OSError as ex:
+            last_err = errname(ex.errno)
+            break
+        seqs.append(struct.unpack_from("!I", d, 14)[0] if d[12:14] == hdr[12:14] else -1)
+    check_eq("overflow_reads_exactly_txqueuelen", len(seqs), qlen)
+    check_eq("overflow_then_eagain", last_err, "EAGAIN")
+    report("overflow_frames_in_order", -1 not in seqs and seqs == sorted(seqs), f"sequence numbers read: {seqs}")
+
+    s1 = stats.get(ifname)
+    kdrop = kstat("tx_dropped") - kdrop0
+    if not report("overflow_stats", s0 is not None and s1 is not None, "no stats line after SIGUSR1"):
+        return
+    d = {k: s1[k] - s0[k] for k in s1}
+    print(f"  sent={sent} tapd: {d} kernel tx_dropped: {kdrop}", flush=True)
+    # Frames the kernel's TUN queue dropped never reached tapd; all others must be accounted for.
+    check_eq("overflow_rx_frames_accounted", d["rx_frames"] + kdrop, sent)
+    check_eq("overflow_rx_dropped_full_is_excess", d["rx_dropped_full"], d["rx_frames"] - qlen)
+    report("overflow_happened", d["rx_dropped_full"] >= sent - qlen - kdrop > 0,
+           f"rx_dropped_full {d['rx_dropped_full']}, sent {sent}, txqueuelen {qlen}, kernel drops {kdrop}")
+    check_eq("overflow_no_queue_drops", d["rx_dropped_no_queue"], 0)
+    os.close(fd)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("mode", choices=("e2e", "overflow"))
+    ap.add_argument("dev")
+    ap.add_argument("ifname")
+    ap.add_argument("--tapd-pid", type=int, required=True)
+    ap.add_argument("--tapd-log", required=True)
+    ap.add_argument("--frames", type=int, default=100)
+    a = ap.parse_args()
+    stats = Stats(a.tapd_pid, a.tapd_log)
+    try:
+        if a.mode == "e2e":
+            e2e(a.dev, a.ifname, stats)
+        else:
+            overflow(a.dev, a.ifname, stats, a.frames)
+    except Exception as ex:  # an unexpected error is a failure, with its traceback for diagnosis
+        import traceback
+        traceback.print_exc()
+        report(f"{a.mode}_completed", False, repr(ex))
+    print(f"{a.mode}: {failures} check(s) failed", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
