@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 
+#include "stream_open.h"
 #include "tapcore/tap_ioctl.h"
 
 namespace tapd::chr {
@@ -40,7 +41,7 @@ chr_file::~chr_file() {
     if (ph_) fuse_pollhandle_destroy(ph_);
 }
 
-bool open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) noexcept {
+bool open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg, bool stream) noexcept {
     if (!dev) {
         fuse_reply_err(req, ENODEV);
         return false;
@@ -61,7 +62,7 @@ bool open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) n
     fi->direct_io = 1;
     fi->nonseekable = 1;
     fi->keep_cache = 0;
-    if (fuse_reply_open(req, fi) != 0) {
+    if ((stream ? fuse_reply_open_stream(req, fi) : fuse_reply_open(req, fi)) != 0) {
         // The opener went away before the reply (interrupted open): the kernel will not send RELEASE.
         f->release();
         delete f;

@@ -106,7 +106,8 @@ private:
 // Opens a new file on `dev` and replies to the open request. direct_io and nonseekable: one read or
 // write is one frame, with no page cache and no file position.
 // Returns whether the file now exists (false: the open was answered with an error).
-bool open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg) noexcept;
+// `stream`: answer with FOPEN_STREAM (FUSE-mount mode; see stream_open.h).
+bool open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg, bool stream = false) noexcept;
 inline chr_file* file_of(const fuse_file_info* fi) { return reinterpret_cast<chr_file*>(fi->fh); }
 // Release: replies to the request and destroys the file.
 void release(fuse_req_t req, fuse_file_info* fi) noexcept;

@@ -60,7 +60,7 @@ device_spec parse_device_spec(const std::string& spec) {
         if (eq == std::string::npos) throw std::invalid_argument("--device " + d.name + ": '" + kv + "' is not key=value");
         std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
         if (k == "node") {
-            if (v != "@ifindex" && !valid_ifname(v))
+            if (v != "@ifindex" && (!valid_ifname(v) || v[0] == '@'))
                 throw std::invalid_argument("--device " + d.name + ": node '" + v + "' is not a valid device name");
             d.node = v;
         } else if (k == "backend") {
@@ -114,6 +114,7 @@ options parse_options(int argc, char** argv) {
             o.devices.push_back(parse_device_spec(a.substr(9)));
         } else if (a == "--fuse-mount") {
             o.fuse_mount_dir = value(a);
+            if (o.fuse_mount_dir->empty()) throw std::invalid_argument("--fuse-mount needs a directory, not ''");
         } else if (a == "--clone") {
             o.clone = true;
         } else if (a == "--txqueuelen") {

@@ -93,6 +93,7 @@ public:
                 if (in_len < sizeof(int)) return {-EFAULT, 0};
                 // fsetown: TIOCSPGRP names a process group; FIOSETOWN a process (> 0) or group (< 0).
                 int v = load_int(in);
+                if (cmd == TIOCSPGRP && v < 0) return {-EINVAL, 0};  // fsetown: a group id is positive
                 int owner = cmd == TIOCSPGRP ? -v : v;
                 if (owner != 0 && ::kill(owner, 0) < 0 && errno == ESRCH) return {-ESRCH, 0};
                 s.sigio_owner = owner;

@@ -35,7 +35,9 @@ device::~device() { shutdown(-ENODEV); }
 
 result<nl::link_info> device::refresh_link() {
     auto r = nl_.get_link(link_.ifindex);
-    if (r) link_ = *r;
+    // Through update_link, so a change seen here first (before the monitor's notification) still
+    // wakes readers and signals owners as the notification would have.
+    if (r) update_link(*r);
     return r;
 }
 
@@ -48,7 +50,9 @@ void device::update_link(const nl::link_info& link) noexcept {
     link_.name = std::move(name);
     if (went_down && pers_->wakes_readers_on_down()) {
         // tap_stop: sleeping readers are woken and see EHOSTDOWN; async owners get SIGIO (POLL_HUP).
+        // if_down purges the send queue (IFQ_PURGE): frames queued before the down are not read after.
         for (queue* q : queues_) {
+            q->ring.clear();
             if (q->observer) q->observer->on_link_down(*q, -EHOSTDOWN);
             signal_owner(*q);
         }

@@ -11,7 +11,7 @@ frame_ring::frame_ring(std::size_t capacity) : slots_(capacity ? capacity : 1) {
 bool frame_ring::push(const vnet_hdr& h, const std::uint8_t* frame, std::size_t len) {
     if (full()) return false;
     frame_slot& s = slots_[(head_ + count_) % slots_.size()];
-    if (s.cap < len) {
+    if (!s.buf || s.cap < len) {  // an unused slot has no buffer even for an empty frame
         // Grow to at least a full Ethernet frame so MTU-sized traffic allocates once per slot, ever.
         std::size_t cap = len < 2048 ? 2048 : len;
         s.buf = std::make_unique_for_overwrite<std::uint8_t[]>(frame_headroom + cap);

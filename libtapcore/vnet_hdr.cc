@@ -71,7 +71,7 @@ int vnet_hdr_check_tx(vnet_hdr& h, std::size_t frame_len) {
     }
     // A segmentation request with no segment size cannot be carried out.
     if (h.gso_size == 0) return -EINVAL;
-    // Segments are at least one byte of payload after the headers.
+    // A GSO frame has at least its link header.
     if (frame_len < eth_hlen) return -EINVAL;
     return 0;
 }
