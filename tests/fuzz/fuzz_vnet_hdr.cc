@@ -114,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (read_size >= hdr_sz && hdr_sz <= frame_headroom && read_size) {
         frame_slot& sl = ring.front();
         n = format_for_reader(s, sl.hdr, sl.data(), sl.len, read_size, &out);
-        require(n > 0 && out >= sl.buf.get() && out + n <= sl.data() + sl.cap);
+        require(n >= 0 && (n > 0 || frame_len == 0) && out >= sl.buf.get() && out + n <= sl.data() + sl.cap);
     }
     ring.pop();
     require(ring.empty());
