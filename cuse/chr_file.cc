@@ -210,6 +210,17 @@ void chr_file::flush_interrupted() noexcept {
     std::erase(g_interrupted, this);
 }
 
+pump_result pump(fuse_session* se, fuse_buf& buf, int batch) noexcept {
+    for (int i = 0; i < batch; ++i) {
+        int n = fuse_session_receive_buf(se, &buf);
+        if (n == -EAGAIN || n == -EINTR) return pump_result::drained;
+        if (n <= 0) return pump_result::ended;  // 0: the session ended (ENODEV: channel dropped)
+        fuse_session_process_buf(se, &buf);
+        flush_interrupts();
+    }
+    return pump_result::more;
+}
+
 void flush_interrupts() noexcept {
     while (!g_interrupted.empty()) g_interrupted.back()->flush_interrupted();
 }

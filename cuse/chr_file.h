@@ -114,4 +114,10 @@ void release(fuse_req_t req, fuse_file_info* fi) noexcept;
 // Sends the EINTR replies recorded by interrupt callbacks. Call after each processed request.
 void flush_interrupts() noexcept;
 
+enum class pump_result { drained, more, ended };
+// Reads and processes up to `batch` requests from a session's (non-blocking) channel, as both front ends
+// do on readiness: `drained` at EAGAIN, `more` when the batch ran out first (come back before sleeping),
+// `ended` when the kernel dropped the channel.
+pump_result pump(fuse_session* se, fuse_buf& buf, int batch) noexcept;
+
 }  // namespace tapd::chr

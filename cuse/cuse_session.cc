@@ -91,19 +91,14 @@ cuse_session::~cuse_session() {
 }
 
 void cuse_session::on_ready(unsigned /*events*/) noexcept {
-    for (int i = 0; i < request_batch; ++i) {
-        int n = fuse_session_receive_buf(se_, &buf_);
-        if (n == -EAGAIN || n == -EINTR) return;
-        if (n <= 0) {
-            // 0: the session ended (ENODEV: the kernel dropped the channel). Stop watching.
+    switch (chr::pump(se_, buf_, request_batch)) {
+        case chr::pump_result::drained: return;
+        case chr::pump_result::more: loop_.defer(this); return;
+        case chr::pump_result::ended:
             if (watch_) loop_.unwatch(watch_);
             watch_ = nullptr;
             return;
-        }
-        fuse_session_process_buf(se_, &buf_);
-        chr::flush_interrupts();
     }
-    loop_.defer(this);
 }
 
 void cuse_session::ll_init(void* userdata, fuse_conn_info* conn) {
