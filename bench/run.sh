@@ -8,7 +8,9 @@
 #   BENCH_SECONDS    seconds per measurement cell (default 2)
 #   BENCH_ROUNDS     measure every cell N times, interleaved, and report the median (default 1)
 #   BENCH_SIZES      frame sizes, comma-separated (default 64,1500)
-#   BENCH_WORKLOADS  any of write,read,flood,rtt (default all four)
+#   BENCH_WORKLOADS  any of write,read,flood,rtt (default all four), and packet_rx (not in the
+#                    default): frames/s received through tapd's packet backend (a macvlan on veth0, frames
+#                    sent from veth1) versus a plain AF_PACKET recv() reader on that macvlan (packet_bench)
 #   BENCH_WINDOW     frames in flight for the closed-loop read workload (default 256)
 #   BENCH_KEEP_LOGS  set to keep the temporary directory with tapd's and floor_fuse's logs
 #
@@ -20,13 +22,29 @@ BUILD=$(readlink -f "${1:-/work/main/build}")
 TAPD="$BUILD/daemon/tapd"
 TAP_BENCH="$BUILD/bench/tap_bench"
 FLOOR="$BUILD/bench/floor_fuse"
+PACKET_BENCH="$BUILD/bench/packet_bench"
+
+# Split the workloads: tap_bench's (kernel TAP / tapd tap0 / floor) and packet_bench's (packet_rx).
+TAP_WORKLOADS=""
+PACKET_RX=""
+IFS=, read -ra _wl <<<"${BENCH_WORKLOADS:-write,read,flood,rtt}"
+for w in "${_wl[@]}"; do
+    case $w in
+        packet_rx) PACKET_RX=1 ;;
+        "") ;;
+        *) TAP_WORKLOADS="${TAP_WORKLOADS:+$TAP_WORKLOADS,}$w" ;;
+    esac
+done
 
 if [ -z "${TAP_BENCH_IN_NETNS:-}" ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "run.sh: needs root (network namespace, TAP interfaces, FUSE mounts)" >&2
         exit 77
     fi
-    for b in "$TAPD" "$TAP_BENCH" "$FLOOR"; do
+    needed=("$TAPD")
+    [ -n "$TAP_WORKLOADS" ] && needed+=("$TAP_BENCH" "$FLOOR")
+    [ -n "$PACKET_RX" ] && needed+=("$PACKET_BENCH")
+    for b in "${needed[@]}"; do
         [ -x "$b" ] || { echo "run.sh: $b missing: build first (make -C $BUILD -j2)" >&2; exit 1; }
     done
     export TAP_BENCH_IN_NETNS=1
@@ -38,9 +56,10 @@ fi
 sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
 
 WORK=$(mktemp -d /tmp/tap_bench.XXXXXX)
-mkdir "$WORK/tapd" "$WORK/floor"
+mkdir "$WORK/tapd" "$WORK/floor" "$WORK/ptapd"
 TAPD_PID=""
 FLOOR_PID=""
+PTAPD_PID=""
 
 cleanup() {
     local rc=$?
@@ -55,7 +74,14 @@ cleanup() {
         kill -TERM "$FLOOR_PID"
         wait "$FLOOR_PID"
     fi
-    for m in "$WORK/tapd" "$WORK/floor"; do
+    if [ -n "$PTAPD_PID" ] && kill -0 "$PTAPD_PID" 2>/dev/null; then
+        kill -CONT "$PTAPD_PID"  # packet_bench may have died with it stopped
+        kill -TERM "$PTAPD_PID"
+        wait "$PTAPD_PID"
+        local prc=$?
+        [ "$prc" = 0 ] || echo "run.sh: tapd (packet backend) exited with status $prc on SIGTERM" >&2
+    fi
+    for m in "$WORK/tapd" "$WORK/floor" "$WORK/ptapd"; do
         mountpoint -q "$m" && umount -l "$m"
     done
     if [ -n "${BENCH_KEEP_LOGS:-}" ]; then
@@ -79,23 +105,47 @@ wait_ready() {  # LOGFILE PID WHAT
     return 1
 }
 
-"$TAPD" --fuse-mount "$WORK/tapd" --device tap0 2>"$WORK/tapd.log" &
-TAPD_PID=$!
-"$FLOOR" "$WORK/floor" 2>"$WORK/floor.log" &
-FLOOR_PID=$!
-wait_ready "$WORK/tapd.log" "$TAPD_PID" tapd
-wait_ready "$WORK/floor.log" "$FLOOR_PID" floor_fuse
-
 echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(uname -r)  $(nproc) CPUs  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# tapd pid $TAPD_PID, floor_fuse pid $FLOOR_PID"
 
-"$TAP_BENCH" --tapd "$WORK/tapd/tap0" --tapd-if tap0 --kernel-if ktap0 --floor "$WORK/floor/echo" \
-    --seconds "${BENCH_SECONDS:-2}" --rounds "${BENCH_ROUNDS:-1}" \
-    --sizes "${BENCH_SIZES:-64,1500}" --workloads "${BENCH_WORKLOADS:-write,read,flood,rtt}" --window "${BENCH_WINDOW:-256}"
+if [ -n "$TAP_WORKLOADS" ]; then
+    "$TAPD" --fuse-mount "$WORK/tapd" --device tap0 2>"$WORK/tapd.log" &
+    TAPD_PID=$!
+    "$FLOOR" "$WORK/floor" 2>"$WORK/floor.log" &
+    FLOOR_PID=$!
+    wait_ready "$WORK/tapd.log" "$TAPD_PID" tapd
+    wait_ready "$WORK/floor.log" "$FLOOR_PID" floor_fuse
+    echo "# tapd pid $TAPD_PID, floor_fuse pid $FLOOR_PID"
 
-# tapd's own counters (its queue drops show up here as rx_dropped_full).
-kill -USR1 "$TAPD_PID"
-sleep 0.2
-echo
-echo "tapd's counters:"
-grep "stats " "$WORK/tapd.log" | tail -n 1 | sed 's/^/  /'
+    "$TAP_BENCH" --tapd "$WORK/tapd/tap0" --tapd-if tap0 --kernel-if ktap0 --floor "$WORK/floor/echo" \
+        --seconds "${BENCH_SECONDS:-2}" --rounds "${BENCH_ROUNDS:-1}" \
+        --sizes "${BENCH_SIZES:-64,1500}" --workloads "$TAP_WORKLOADS" --window "${BENCH_WINDOW:-256}"
+
+    # tapd's own counters (its queue drops show up here as rx_dropped_full).
+    kill -USR1 "$TAPD_PID"
+    sleep 0.2
+    echo
+    echo "tapd's counters:"
+    grep "stats " "$WORK/tapd.log" | tail -n 1 | sed 's/^/  /'
+fi
+
+if [ -n "$PACKET_RX" ]; then
+    # packet_rx: a second tapd serving a macvlan mvb0 on veth0 (packet backend); frames come from veth1.
+    ip link add veth0 type veth peer name veth1
+    ip link set veth0 up
+    ip link set veth1 up
+    "$TAPD" --fuse-mount "$WORK/ptapd" --device mvb0,backend=packet,lower=veth0 2>"$WORK/ptapd.log" &
+    PTAPD_PID=$!
+    wait_ready "$WORK/ptapd.log" "$PTAPD_PID" "tapd (packet backend)"
+    # ifindex from ip(8), not /sys (sysfs shows the network namespace it was mounted in).
+    PNODE="tap$(ip -o link show mvb0 | cut -d: -f1)"
+    echo
+    echo "# packet_rx: tapd pid $PTAPD_PID serving $WORK/ptapd/$PNODE (macvlan mvb0 on veth0)"
+    "$PACKET_BENCH" --tapd "$WORK/ptapd/$PNODE" --tapd-pid "$PTAPD_PID" --link mvb0 --gen-if veth1 \
+        --seconds "${BENCH_SECONDS:-2}" --rounds "${BENCH_ROUNDS:-1}" \
+        --sizes "${BENCH_SIZES:-64,1500}" --window "${BENCH_WINDOW:-256}"
+    kill -USR1 "$PTAPD_PID"
+    sleep 0.2
+    echo
+    echo "tapd's counters (packet backend):"
+    grep "stats " "$WORK/ptapd.log" | tail -n 1 | sed 's/^/  /'
+fi

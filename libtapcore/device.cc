@@ -151,6 +151,8 @@ long device::transmit(queue& q, const std::uint8_t* data, std::size_t len) noexc
         ++stats_.tx_dropped;
         return static_cast<long>(len);
     }
+    // The link is being deleted (it goes down first): say what the device's next operation will say.
+    if (n == -ENETDOWN && backend_->link_gone()) n = -ENODEV;
     if (n < 0) return refuse(q, n);
     ++q.tx_frames;
     ++stats_.tx_frames;

@@ -5,6 +5,10 @@
 // host-order header as the TUN backend: device.cc treats both alike), and PACKET_IGNORE_OUTGOING, so
 // the frames tapd itself transmits are not looped back to its readers.
 //
+// VLAN: the kernel takes an 802.1Q tag out of the frame before any packet socket sees it (hardware
+// acceleration style) and reports it in PACKET_AUXDATA; receive() puts the 4 bytes back where they were,
+// as tap_put_user does for macvtap readers, using 4 bytes of headroom kept free for it.
+//
 // Receive: recvmmsg() fills a batch of preallocated slots (each large enough for a 64 KiB GSO frame,
 // with headroom) in one system call; receive() hands them out one by one and refills only when the batch
 // is used up. Why not a PACKET_MMAP ring: TPACKET_V3 wakes readers only when a block retires (a timer
@@ -20,14 +24,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "tapcore/frame.h"
 #include "tapcore/vnet_hdr.h"
 
 namespace tapd {
 namespace {
-constexpr std::size_t slot_offset = frame_headroom - vnet_hdr_len;
-constexpr std::size_t slot_size = frame_headroom + max_gso_frame;
+// The header lands vlan_hlen bytes later than the backend contract needs, so a re-inserted tag still
+// leaves frame_headroom - vnet_hdr_len bytes in front of it.
+constexpr std::size_t slot_offset = frame_headroom - vnet_hdr_len + vlan_hlen;
+constexpr std::size_t slot_size = frame_headroom + vlan_hlen + max_gso_frame;
 }  // namespace
 
 packet_backend::packet_backend(unique_fd fd, int ifindex)
@@ -36,6 +43,8 @@ packet_backend::packet_backend(unique_fd fd, int ifindex)
         iovs_[i] = {bufs_.get() + i * slot_size + slot_offset, slot_size - slot_offset};
         msgs_[i].msg_hdr.msg_iov = &iovs_[i];
         msgs_[i].msg_hdr.msg_iovlen = 1;
+        msgs_[i].msg_hdr.msg_control = cmsgs_[i].data();
+        msgs_[i].msg_hdr.msg_controllen = cmsg_space;
     }
 }
 
@@ -47,6 +56,7 @@ result<std::unique_ptr<packet_backend>> packet_backend::create(int ifindex, bool
         return errno_error("PACKET_VNET_HDR");
     if (::setsockopt(fd.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0)
         return errno_error("PACKET_IGNORE_OUTGOING");
+    if (::setsockopt(fd.get(), SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) return errno_error("PACKET_AUXDATA");
     // Bursts arrive while the loop is busy elsewhere: a larger receive buffer absorbs them.
     int rcvbuf = 4 << 20;
     (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
@@ -72,7 +82,10 @@ bool packet_backend::link_gone() noexcept {
 }
 
 long packet_backend::refill() noexcept {
-    for (unsigned i = 0; i < batch; ++i) msgs_[i].msg_len = 0;
+    for (unsigned i = 0; i < batch; ++i) {
+        msgs_[i].msg_len = 0;
+        msgs_[i].msg_hdr.msg_controllen = cmsg_space;  // recvmmsg shrinks it to what it wrote
+    }
     int n = ::recvmmsg(fd_.get(), msgs_.data(), batch, MSG_DONTWAIT, nullptr);
     if (n < 0) return -errno;
     got_ = static_cast<unsigned>(n);
@@ -86,8 +99,34 @@ long packet_backend::receive(std::uint8_t** frame) noexcept {
         if (n <= 0) return n == 0 ? -EAGAIN : n;
     }
     unsigned i = next_++;
-    *frame = static_cast<std::uint8_t*>(iovs_[i].iov_base);
-    return msgs_[i].msg_len;
+    auto* p = static_cast<std::uint8_t*>(iovs_[i].iov_base);
+    long len = msgs_[i].msg_len;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msgs_[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs_[i].msg_hdr, c)) {
+        if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
+        tpacket_auxdata aux;
+        std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
+        bool tagged = (aux.tp_status & TP_STATUS_VLAN_VALID) || aux.tp_vlan_tci;
+        if (!tagged || len < static_cast<long>(vnet_hdr_len + 12)) break;
+        std::uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q;
+        // Header and MAC addresses move 4 bytes into the headroom; the tag goes where they were.
+        std::memmove(p - vlan_hlen, p, vnet_hdr_len + 12);
+        p -= vlan_hlen;
+        std::uint8_t* tag = p + vnet_hdr_len + 12;
+        tag[0] = static_cast<std::uint8_t>(tpid >> 8);
+        tag[1] = static_cast<std::uint8_t>(tpid);
+        tag[2] = static_cast<std::uint8_t>(aux.tp_vlan_tci >> 8);
+        tag[3] = static_cast<std::uint8_t>(aux.tp_vlan_tci);
+        // virtio_net_hdr_from_skb(..., vlan_hlen): a partial checksum now starts 4 bytes later.
+        vnet_hdr h = vnet_hdr_decode(p, true);
+        if (h.flags & vnet_f_needs_csum) {
+            h.csum_start = static_cast<std::uint16_t>(h.csum_start + vlan_hlen);
+            vnet_hdr_encode(h, true, p);
+        }
+        len += vlan_hlen;
+        break;
+    }
+    *frame = p;
+    return len;
 }
 
 long packet_backend::transmit(const std::uint8_t* hdr, const std::uint8_t* frame, std::size_t len) noexcept {

@@ -37,6 +37,9 @@ private:
     std::unique_ptr<std::uint8_t[]> bufs_;  // batch × slot, each with headroom
     std::array<mmsghdr, batch> msgs_{};
     std::array<iovec, batch> iovs_{};
+    // PACKET_AUXDATA per slot: where the kernel reports the VLAN tag it took out of the frame.
+    static constexpr std::size_t cmsg_space = 64;
+    std::array<std::array<std::uint8_t, cmsg_space>, batch> cmsgs_{};
     unsigned got_ = 0;   // frames in the current batch
     unsigned next_ = 0;  // next one to hand out
 };
