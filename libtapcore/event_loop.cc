@@ -115,7 +115,10 @@ int event_loop::run() {
             for (io_watcher* w : deferred_running_)
                 if (w) w->on_ready(POLLIN);
             deferred_running_.clear();
-            io_uring_submit(&ring_);
+            // Not a bare submit: with COOP_TASKRUN the kernel posts completions (the readiness of other
+            // fds) only when asked for events. A busy watcher that keeps deferring itself (a flooded
+            // backend) would otherwise starve every other fd — a reader's requests included.
+            io_uring_submit_and_get_events(&ring_);
         } else {
             int rc = io_uring_submit_and_wait(&ring_, 1);
             if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
