@@ -17,6 +17,16 @@
 // Fairness: a watcher that stops draining before EAGAIN (a batch limit) asks for defer(); deferred
 // watchers are called again before the loop next sleeps, so no readiness edge is ever lost.
 //
+// Who owns what: daemon/device_manager owns the devices and their front ends; a device (device.h) owns
+// its backend and watches the backend's fd; each front end (cuse/cuse_session, cuse/fuse_mount) watches
+// its FUSE channel; the daemon watches a signalfd; netlink's link_monitor watches its socket.
+//
+// How a parked read is completed: a FUSE_READ on an empty queue is not answered but parked on its open
+// file (cuse/chr_file.h). Later, in this same thread, the backend's fd becomes readable → device::
+// on_ready reads the frame and steers it to that queue → the file's try_deliver answers the parked
+// request straight from the receive buffer (fuse_reply_buf). An interrupt, a detach or a link going
+// down answers it with an error instead. Nothing waits anywhere but in io_uring_enter.
+//
 // The loop is single-threaded by design: one thread owns its devices, so the data path takes no locks.
 #pragma once
 
