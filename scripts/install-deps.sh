@@ -5,11 +5,13 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config g++ clang
-  libfuse3-dev fuse3 libnl-3-dev libnl-route-3-dev liburing-dev libboost1.81-dev
+  build-essential cmake pkg-config g++
+  libfuse3-dev fuse3 libnl-3-dev libnl-route-3-dev liburing-dev
   libsystemd-dev catch2
+  # the fuzz build: clang with its sanitizer and libFuzzer runtimes
+  clang libclang-rt-14-dev
   # run and test on the host
-  iproute2 iputils-ping kmod strace systemd tcpdump python3 util-linux procps
+  iproute2 iputils-ping kmod strace systemd python3 util-linux procps coreutils
   # real CUSE inside user-mode-linux, and the real clients
   user-mode-linux socat qemu-system-x86 openvpn
 )
