@@ -8,7 +8,7 @@ from collections import defaultdict
 
 runs = []
 for path in sys.argv[1:]:
-    flood = defaultdict(list)   # (size, design) -> [(rx, tx, drops, rx_us, util, all_us)]
+    flood = defaultdict(list)   # (size, design) -> [(rx, tx, drop %, rx_us, util, all_us)]
     lat = {}                    # (placement, design) -> (p50, p99, avg, max, lost, min)
     order = []
     for line in open(path):
@@ -27,7 +27,7 @@ order = runs[0][2]
 base = order[0]
 med = st.median
 print(f"\nMedians over {len(runs)} runs (flood figures: per run the median of its rounds)")
-print(f"{'design':10} {'size':>5} {'rx fr/s':>10} {'x' + base:>8} {'tx fr/s':>10} {'drops':>8} "
+print(f"{'design':10} {'size':>5} {'rx fr/s':>10} {'x' + base:>8} {'tx fr/s':>10} {'drop %':>8} "
       f"{'rx us/fr':>9} {'x' + base:>8} {'all us/fr':>9} {'x' + base:>8}")
 sizes = sorted({k[0] for k in runs[0][0]})
 for size in sizes:
@@ -38,7 +38,7 @@ for size in sizes:
             b = [med(col) for col in zip(*flood[(size, base)])]
             per.append(m + [m[0] / b[0] if b[0] else 0, m[3] / b[3] if b[3] else 0, m[5] / b[5] if b[5] else 0])
         c = [med(col) for col in zip(*per)]
-        print(f"{d:10} {size:5d} {c[0]:10.0f} {c[6]:8.2f} {c[1]:10.0f} {c[2]:8.0f} {c[3]:9.3f} {c[7]:8.2f} "
+        print(f"{d:10} {size:5d} {c[0]:10.0f} {c[6]:8.2f} {c[1]:10.0f} {c[2]:8.1f} {c[3]:9.3f} {c[7]:8.2f} "
               f"{c[5]:9.3f} {c[8]:8.2f}")
 placements = []
 for k in runs[0][1]:

@@ -34,8 +34,10 @@
 //             with sendmmsg (32 per call, PACKET_QDISC_BYPASS) as fast as it can for --seconds; the
 //             delivery through veth0 and the macvlan into the receiver's socket runs in the
 //             generator's softirq. rx frames/s = frames the receiver processed inside the window /
-//             window. Also: tx frames/s, the socket's tp_drops, and the receiver thread's CPU time
-//             (getrusage RUSAGE_THREAD) per processed frame. --rounds repetitions, design order rotated
+//             window. Also: tx frames/s; drop % = the socket's tp_drops / frames sent; the receiver
+//             thread's CPU time (getrusage RUSAGE_THREAD) per processed frame ("rx us/fr") and its CPU
+//             share ("rx cpu"); the whole process's CPU (RUSAGE_SELF: generator + its softirq delivery +
+//             receiver) per processed frame ("all us/fr"). --rounds repetitions, design order rotated
 //             each round; the median is printed.
 //   latency   ping-pong at light load: send one 64-byte frame carrying CLOCK_MONOTONIC at send time,
 //             wait until the receiver has processed it (it writes an eventfd), sleep --gap-us so the
@@ -73,6 +75,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#ifndef RX_LIBURING_VERSION
+#define RX_LIBURING_VERSION "?"
+#endif
 
 namespace {
 
@@ -563,6 +569,7 @@ struct generator {
 struct flood_result {
     double rx_fps = 0, tx_fps = 0, cpu_us_per_frame = 0, rx_util = 0, total_cpu_us_per_frame = 0;
     std::uint64_t drops = 0;
+    double drop_pct = 0;  // socket drops / frames sent
 };
 
 flood_result measure_flood(const std::string& name, int size, int mv_ifindex, generator& gen, const options& o) {
@@ -588,6 +595,7 @@ flood_result measure_flood(const std::string& name, int size, int mv_ifindex, ge
     r.cpu_us_per_frame = sh.total ? sh.cpu_s * 1e6 / static_cast<double>(sh.total) : 0;
     r.rx_util = sh.cpu_s / (window + 0.12);
     r.drops = sh.drops;
+    r.drop_pct = sent ? 100.0 * static_cast<double>(sh.drops) / static_cast<double>(sent) : 0;
     r.total_cpu_us_per_frame = sh.total ? self_cpu * 1e6 / static_cast<double>(sh.total) : 0;
     return r;
 }
@@ -758,8 +766,8 @@ int main(int argc, char** argv) {
                 flood_result fr = measure_flood(d, size, mv, gen, o);
                 fl[{size, d}].push_back(fr);
                 if (o.csv)
-                    std::printf("csv,flood,%d,%s,%d,%.0f,%.0f,%" PRIu64 ",%.3f,%.2f,%.3f\n", size, d.c_str(), r,
-                                fr.rx_fps, fr.tx_fps, fr.drops, fr.cpu_us_per_frame, fr.rx_util,
+                    std::printf("csv,flood,%d,%s,%d,%.0f,%.0f,%.2f,%.3f,%.2f,%.3f\n", size, d.c_str(), r,
+                                fr.rx_fps, fr.tx_fps, fr.drop_pct, fr.cpu_us_per_frame, fr.rx_util,
                                 fr.total_cpu_us_per_frame);
                 std::fflush(stdout);
             }
@@ -781,7 +789,7 @@ int main(int argc, char** argv) {
     std::printf("\nFlood (open loop; median of %d rounds; ratios against %s)\n", o.rounds, base.c_str());
     if (o.rounds > 0)
         std::printf("%-34s %5s %12s %7s %12s %10s %9s %7s %7s %9s\n", "design", "size", "rx frames/s", "ratio",
-                    "tx frames/s", "drops", "rx us/fr", "ratio", "rx cpu", "all us/fr");
+                    "tx frames/s", "drop %", "rx us/fr", "ratio", "rx cpu", "all us/fr");
     for (int size : o.sizes) {
         if (o.rounds <= 0) break;
         auto med = [&](const std::string& d, auto field) {
@@ -794,11 +802,11 @@ int main(int argc, char** argv) {
         for (const auto& d : o.designs) {
             double rx = med(d, [](auto& f) { return f.rx_fps; });
             double tx = med(d, [](auto& f) { return f.tx_fps; });
-            double dr = med(d, [](auto& f) { return static_cast<double>(f.drops); });
+            double dr = med(d, [](auto& f) { return f.drop_pct; });
             double cpu = med(d, [](auto& f) { return f.cpu_us_per_frame; });
             double util = med(d, [](auto& f) { return f.rx_util; });
             double all = med(d, [](auto& f) { return f.total_cpu_us_per_frame; });
-            std::printf("%-34s %5d %12.0f %7.2f %12.0f %10.0f %9.3f %7.2f %6.0f%% %9.3f\n", what_of(d).c_str(), size,
+            std::printf("%-34s %5d %12.0f %7.2f %12.0f %10.1f %9.3f %7.2f %6.0f%% %9.3f\n", what_of(d).c_str(), size,
                         rx, b_rx > 0 ? rx / b_rx : 0, tx, dr, cpu, b_cpu > 0 ? cpu / b_cpu : 0, util * 100, all);
         }
     }
