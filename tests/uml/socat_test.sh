@@ -18,15 +18,12 @@
 # shellcheck disable=SC2015,SC2317
 set -uo pipefail
 
-: "${TAPD:?TAPD must name the tapd binary}" "${OUTDIR:?OUTDIR must name a host directory for logs}"
-log=$OUTDIR/tapd.log
+# pass, fail, dump, wait_for, log_has, pings_ok, peer_netns, fresh; $log (needs TAPD and OUTDIR).
+. "${BASH_SOURCE[0]%/*}/clients/lib.sh"
 slog_a=$OUTDIR/socat-tapd.log
 slog_b=$OUTDIR/socat-peer.log
 strace_a=$OUTDIR/socat-tapd.strace
-failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-dump() { echo "--- $1:"; sed 's/^/  | /' "$1" 2>/dev/null; }
+# In place of lib.sh's finish: the time in the guest, and every log of this test.
 finish() {
   echo "socat_test: ${SECONDS}s in the guest"
   if ((failed)); then
@@ -37,39 +34,19 @@ finish() {
   echo "socat_test: all checks passed"
   exit 0
 }
-# Wait (up to $1 tenths of a second) until the command in $2.. succeeds; builtins only in $2...
-wait_for() {
-  local n=$1; shift
-  while ((n-- > 0)); do "$@" && return 0; sleep 0.1; done
-  "$@"
-}
-log_has() { local l; mapfile -t l <"$1"; [[ " ${l[*]} " == *"$2"* ]]; }
-pings_ok() {  # name, output of ping: all probes answered
-  if [[ $2 == *$'\n'"$3 packets transmitted, $3 received,"* ]]; then pass "$1"; else fail "$1" "$2"; fi
-}
 cleanup() {
   kill "${socat_b:-}" "${strace_pid:-}" "${tapd_pid:-}" 2>/dev/null
 }
 trap cleanup EXIT
 # Truncate the logs here, not only by the `2>` of the background jobs below: those run in the
 # child, possibly after this shell has already looked for a line the previous run left behind.
-: >"$log"; : >"$slog_a"; : >"$slog_b"; : >"$strace_a"
+fresh "$log" "$slog_a" "$slog_b" "$strace_a"
 
 "$TAPD" --device tap0 >"$log" 2>&1 &
 tapd_pid=$!
 
 # The UDP carrier between the namespaces.
-ip netns add peer
-ip link add veth0 type veth peer name veth1 netns peer
-ip -batch - <<'EOF'
-addr add 192.168.77.1/24 dev veth0
-link set veth0 up
-EOF
-ip -n peer -batch - <<'EOF'
-link set lo up
-addr add 192.168.77.2/24 dev veth1
-link set veth1 up
-EOF
+peer_netns 192.168.77
 
 ip netns exec peer socat -d -d TUN:10.0.0.2/24,tun-type=tap,iff-no-pi,iff-up,tun-name=peer0 \
   UDP-DATAGRAM:192.168.77.1:9001,bind=192.168.77.2:9000 2>"$slog_b" &
@@ -100,9 +77,9 @@ link=$(ip -o link show tap0)
 
 # Traffic, both ways; the first probe also resolves ARP through the whole chain. A full-size
 # probe (1400 + 28 bytes of IP/ICMP, 1442 on the wire) checks that frames are not cut.
-pings_ok ping_root_to_peer "$(ping -c 3 -i 0.2 -W 2 10.0.0.2 2>&1)" 3
-pings_ok ping_peer_to_root "$(ip netns exec peer ping -c 3 -i 0.2 -W 2 10.0.0.1 2>&1)" 3
-pings_ok ping_large "$(ping -c 2 -i 0.2 -W 2 -s 1400 10.0.0.2 2>&1)" 2
+pings_ok ping_root_to_peer 3 "$(ping -c 3 -i 0.2 -W 2 10.0.0.2 2>&1)"
+pings_ok ping_peer_to_root 3 "$(ip netns exec peer ping -c 3 -i 0.2 -W 2 10.0.0.1 2>&1)"
+pings_ok ping_large 2 "$(ping -c 2 -i 0.2 -W 2 -s 1400 10.0.0.2 2>&1)"
 
 # The pings went through tapd (10.0.0.0/24 has no other way out of the root netns).
 kill -USR1 "$tapd_pid"

@@ -16,7 +16,6 @@ spelled out next to each check, with the values asserted, so a wrong value is a 
 printout. e2e expects IFNAME to be up with 10.0.0.1/24 and IPv6 off (no unsolicited frames).
 """
 import argparse
-import errno
 import fcntl
 import os
 import select
@@ -27,65 +26,17 @@ import sys
 import threading
 import time
 
-# <linux/if_tun.h>, <linux/sockios.h>
-TUNSETIFF = 0x400454CA
-TUNGETIFF = 0x800454D2
+import taplib
+from taplib import (ETH_P_ARP, ETH_P_TEST, IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, LOCAL_IP,
+                    PEER_IP, PEER_MAC, SIOCGIFHWADDR, TUNGETIFF, TUNSETIFF, Stats, arp_request, check_eq,
+                    errname, ifr_name, ifreq, ioctl_buf, report)
+
+# <linux/if_tun.h> (the rest: taplib)
 TUNGETFEATURES = 0x800454CF
 TUNGETVNETHDRSZ = 0x800454D7
-SIOCGIFHWADDR = 0x8927
 IFF_TUN = 0x0001
-IFF_TAP = 0x0002
-IFF_MULTI_QUEUE = 0x0100
 IFF_ONE_QUEUE = 0x2000
-IFF_NO_PI = 0x1000
-IFF_VNET_HDR = 0x4000
-IFREQ_SIZE = 40
 VNET_HDR_LEN = 10  # struct virtio_net_hdr, macvtap's default vnet_hdr_sz
-
-# Our side of the wire: a made-up locally administered MAC and an address in tap0's /24.
-PEER_MAC = bytes.fromhex("020000000002")
-PEER_IP = bytes([10, 0, 0, 2])
-LOCAL_IP = bytes([10, 0, 0, 1])
-ETH_P_ARP = 0x0806
-ETH_P_TEST = 0x88B5  # IEEE "local experimental": no kernel protocol handler will react to it
-
-failures = 0
-
-
-def report(name, ok, detail=""):
-    global failures
-    if ok:
-        print(f"PASS {name}", flush=True)
-    else:
-        failures += 1
-        print(f"FAIL {name}: {detail}", flush=True)
-    return ok
-
-
-def check_eq(name, got, want, fmt=repr):
-    return report(name, got == want, f"got {fmt(got)}, want {fmt(want)}")
-
-
-def ioctl_err(fd, req, arg):
-    """Run an ioctl; return (errno or 0, result buffer)."""
-    buf = bytearray(arg)
-    try:
-        fcntl.ioctl(fd, req, buf)
-        return 0, bytes(buf)
-    except OSError as e:
-        return e.errno, bytes(buf)
-
-
-def errname(e):
-    return errno.errorcode.get(e, str(e)) if e else "success"
-
-
-def ifreq(name=b"", flags=0):
-    return struct.pack("16sH22x", name, flags)
-
-
-def ifr_name(buf):
-    return buf[:16].split(b"\0", 1)[0].decode(errors="replace")
 
 
 def ifr_flags(buf):
@@ -95,13 +46,6 @@ def ifr_flags(buf):
 def sys_mac(ifname):
     with open(f"/sys/class/net/{ifname}/address") as f:
         return bytes.fromhex(f.read().strip().replace(":", ""))
-
-
-def arp_request(sender_ip=PEER_IP):
-    """Who has 10.0.0.1? tell <sender_ip> (PEER_MAC), broadcast."""
-    return (b"\xff" * 6 + PEER_MAC + struct.pack("!H", ETH_P_ARP)
-            + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
-            + PEER_MAC + sender_ip + b"\0" * 6 + LOCAL_IP)
 
 
 def arp_reply_problem(frame, tap_mac, sender_ip=PEER_IP):
@@ -156,29 +100,6 @@ def arp_exchange(name, fd, tap_mac, hdr=b"", timeout=3.0):
     return None
 
 
-class Stats:
-    """tapd's per-device counters, read by sending SIGUSR1 and parsing the line it logs."""
-
-    def __init__(self, pid, log):
-        self.pid, self.log = pid, log
-
-    def _lines(self, ifname):
-        with open(self.log, errors="replace") as f:
-            return [ln for ln in f if f"stats {ifname}:" in ln]
-
-    def get(self, ifname, timeout=3.0):
-        before = len(self._lines(ifname))
-        os.kill(self.pid, signal.SIGUSR1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            lines = self._lines(ifname)
-            if len(lines) > before:
-                return {k: int(v) for k, v in
-                        (kv.split("=") for kv in lines[-1].split(":", 2)[-1].split())}
-            time.sleep(0.02)
-        return None
-
-
 # ------------------------------------------------------------------------------------------
 def e2e(dev, ifname, stats):
     tap_mac = sys_mac(ifname)
@@ -187,11 +108,11 @@ def e2e(dev, ifname, stats):
 
     # --- A fresh open with no TUNSETIFF: macvtap's defaults, i.e. a 10-byte vnet header. ---
     fd = os.open(dev, os.O_RDWR)
-    e, b = ioctl_err(fd, TUNGETIFF, ifreq())
+    e, b = ioctl_buf(fd, TUNGETIFF, ifreq())
     if report("default_tungetiff", e == 0, errname(e)):
         check_eq("default_tungetiff_name", ifr_name(b), ifname)
         check_eq("default_flags", ifr_flags(b), IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, hex)
-    e, b = ioctl_err(fd, TUNGETVNETHDRSZ, bytes(4))
+    e, b = ioctl_buf(fd, TUNGETVNETHDRSZ, bytes(4))
     if report("default_vnet_hdr_sz", e == 0, errname(e)):
         check_eq("default_vnet_hdr_sz_value", struct.unpack("i", b)[0], VNET_HDR_LEN)
     r = arp_exchange("arp_vnet_hdr", fd, tap_mac, hdr=bytes(VNET_HDR_LEN))
@@ -208,16 +129,16 @@ def e2e(dev, ifname, stats):
 
     # --- TUNSETIFF and friends on a new open. ---
     fd = os.open(dev, os.O_RDWR)
-    e, b = ioctl_err(fd, TUNGETFEATURES, bytes(4))
+    e, b = ioctl_buf(fd, TUNGETFEATURES, bytes(4))
     if report("tungetfeatures", e == 0, errname(e)):
         check_eq("tungetfeatures_value", struct.unpack("I", b)[0], want_features, hex)
 
     # Rejected flags leave the file as it was (checked via TUNGETIFF below).
     for label, flags in (("tun", IFF_TUN | IFF_NO_PI), ("tap_with_pi", IFF_TAP),
                          ("tun_and_tap", IFF_TUN | IFF_TAP | IFF_NO_PI)):
-        e, _ = ioctl_err(fd, TUNSETIFF, ifreq(b"", flags))
+        e, _ = ioctl_buf(fd, TUNSETIFF, ifreq(b"", flags))
         check_eq(f"tunsetiff_{label}_einval", errname(e), "EINVAL", str)
-    e, b = ioctl_err(fd, TUNGETIFF, ifreq())
+    e, b = ioctl_buf(fd, TUNGETIFF, ifreq())
     check_eq("tunsetiff_rejected_flags_unchanged", (errname(e), ifr_flags(b)),
              ("success", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
 
@@ -226,17 +147,17 @@ def e2e(dev, ifname, stats):
     for label, flags, name in (("vnet_mq", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE, b""),
                                ("one_queue", IFF_TAP | IFF_NO_PI | IFF_ONE_QUEUE, ifname.encode()),
                                ("bare", IFF_TAP | IFF_NO_PI, b"")):
-        e, b = ioctl_err(fd, TUNSETIFF, ifreq(name, flags))
+        e, b = ioctl_buf(fd, TUNSETIFF, ifreq(name, flags))
         if not report(f"tunsetiff_{label}", e == 0, errname(e)):
             continue
         check_eq(f"tunsetiff_{label}_name_written_back", ifr_name(b), ifname)
-        e, b = ioctl_err(fd, TUNGETIFF, ifreq())
+        e, b = ioctl_buf(fd, TUNGETIFF, ifreq())
         if report(f"tungetiff_{label}", e == 0, errname(e)):
             check_eq(f"tungetiff_{label}_name", ifr_name(b), ifname)
             check_eq(f"tungetiff_{label}_flags", ifr_flags(b) & ~IFF_ONE_QUEUE, flags & ~IFF_ONE_QUEUE, hex)
 
     # SIOCGIFHWADDR on the tap fd (macvtap serves it): sa_family ARPHRD_ETHER + the link's MAC.
-    e, b = ioctl_err(fd, SIOCGIFHWADDR, ifreq())
+    e, b = ioctl_buf(fd, SIOCGIFHWADDR, ifreq())
     if report("siocgifhwaddr", e == 0, errname(e)):
         check_eq("siocgifhwaddr_mac", b[18:24].hex(), tap_mac.hex(), str)
         check_eq("siocgifhwaddr_family", ifr_flags(b), 1)  # ARPHRD_ETHER
@@ -244,7 +165,7 @@ def e2e(dev, ifname, stats):
     # Unknown ioctls: macvtap's default branch answers EINVAL. One with no argument, one whose
     # number claims an output buffer (must not trigger a retry loop), and TCGETS (isatty()).
     for label, req in (("io", 0x54FF), ("ior", 0x800454FE), ("tcgets", 0x5401)):
-        e, _ = ioctl_err(fd, req, bytes(64))
+        e, _ = ioctl_buf(fd, req, bytes(64))
         check_eq(f"unknown_ioctl_{label}_einval", errname(e), "EINVAL", str)
 
     # --- Data path on the bare fd: poll, ARP, non-blocking and blocking reads. ---
@@ -313,7 +234,7 @@ def e2e(dev, ifname, stats):
 
     # --- Two opens = two queues: the kernel's reply lands on exactly one of them. ---
     fd2 = os.open(dev, os.O_RDWR)
-    ioctl_err(fd2, TUNSETIFF, ifreq(b"", IFF_TAP | IFF_NO_PI))
+    ioctl_buf(fd2, TUNSETIFF, ifreq(b"", IFF_TAP | IFF_NO_PI))
     s = stats.get(ifname)
     check_eq("stats_queues_2", s and s.get("queues"), 2)
     os.write(fd2, arp_request())
@@ -399,7 +320,7 @@ def overflow(dev, ifname, stats, frames):
         qlen = int(f.read())
     kstat = lambda k: int(open(f"/sys/class/net/{ifname}/statistics/{k}").read())
     fd = os.open(dev, os.O_RDWR)
-    e, _ = ioctl_err(fd, TUNSETIFF, ifreq(b"", IFF_TAP | IFF_NO_PI))
+    e, _ = ioctl_buf(fd, TUNSETIFF, ifreq(b"", IFF_TAP | IFF_NO_PI))
     report("overflow_tunsetiff", e == 0, errname(e))
     s0 = stats.get(ifname)
     kdrop0 = kstat("tx_dropped")
@@ -466,8 +387,8 @@ def main():
         import traceback
         traceback.print_exc()
         report(f"{a.mode}_completed", False, repr(ex))
-    print(f"{a.mode}: {failures} check(s) failed", flush=True)
-    return 1 if failures else 0
+    print(f"{a.mode}: {taplib.failures} check(s) failed", flush=True)
+    return 1 if taplib.failures else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "netns_test.h"
 #include "tapnl/link.h"
 
 using tapd::nl::link_info;
@@ -37,16 +37,7 @@ using tapd::nl::route_socket;
 
 namespace {
 
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return out;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    pclose(p);
-    return out;
-}
+using netns_test::run;
 
 // `ip -j [-d] link show dev NAME`: one JSON object per link, no whitespace.
 std::string ip_link_json(const std::string& name, bool details = false) {
@@ -388,17 +379,8 @@ TEST_CASE("get_stats counts frames sent through the veth pair") {
 int main(int argc, char** argv) {
     // Everything below must happen before Catch starts: the namespace switch is per thread, and the
     // tests rely on never seeing the host's links.
-    if (geteuid() != 0) {
-        std::printf("SKIP: needs root to create a network namespace and links\n");
-        return 77;
-    }
-    if (unshare(CLONE_NEWNET) != 0) {
-        std::printf("SKIP: unshare(CLONE_NEWNET): %s\n", std::strerror(errno));
-        return 77;
-    }
-    if (std::system("ip -V >/dev/null 2>&1") != 0) {
-        std::printf("SKIP: ip(8) from iproute2 is needed for independent readback\n");
-        return 77;
-    }
+    if (int rc = netns_test::skip_unless_root("to create a network namespace and links")) return rc;
+    if (int rc = netns_test::enter_netns()) return rc;
+    if (int rc = netns_test::skip_unless_iproute2(" for independent readback")) return rc;
     return Catch::Session().run(argc, argv);
 }

@@ -2,12 +2,11 @@
 //
 // Usage: test_netns_packet PATH-TO-TAPD [Catch2 arguments...]
 //
-// Same shape as tests/netns/tapd (whose fixture this follows; its helpers are copied, not shared, so
-// that file stays untouched): main() moves the process into a fresh network namespace and a private
-// mount namespace (own tmpfs on /tmp) before Catch runs; CTest runs one process per tag, so every test
-// has its own throwaway netns. Each TEST_CASE builds veth0/veth1 there (IPv6 off everywhere, so the
-// kernel sends nothing of its own), starts its own `tapd --fuse-mount DIR --device ...`, and plays the
-// far end on veth1 with AF_PACKET sockets: frames sent there to the macvlan's MAC must come out of the
+// Same shape as tests/netns/tapd, with the same fixture and helpers (tests/netns/common/netns_test.h):
+// main() moves the process into a fresh network namespace and a private mount namespace (own tmpfs on
+// /tmp) before Catch runs; CTest runs one process per tag, so every test has its own throwaway netns.
+// Each TEST_CASE builds veth0/veth1 there (IPv6 off everywhere, so the kernel sends nothing of its own),
+// starts its own `tapd --fuse-mount DIR --device ...`, and plays the far end on veth1 with AF_PACKET sockets: frames sent there to the macvlan's MAC must come out of the
 // device file (10-byte virtio_net_hdr first), frames written into the file must be captured there.
 //
 // Blocking calls on the FUSE file are guarded by a watchdog that SIGKILLs tapd (the FUSE connection then
@@ -23,14 +22,9 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,118 +32,28 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <mutex>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "netns_test.h"
+
 namespace {
 
-using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
-using bytes = std::vector<std::uint8_t>;
-using mac_t = std::array<std::uint8_t, 6>;
-using ip4_t = std::array<std::uint8_t, 4>;
-
-std::string g_tapd;
-int g_tapd_fd = -1;
-std::atomic<pid_t> g_tapd_pid{0};
-
-constexpr std::size_t vnet_len = 10;
-constexpr mac_t bcast_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-constexpr mac_t peer_mac = {0x02, 0, 0, 0, 0, 0x02};  // the far end's frames (source MAC)
-constexpr std::uint16_t ethertype_test = 0x88b5;
-
-long ms_since(clock_type::time_point t0) {
-    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0).count());
-}
+using namespace netns_test;
 
 // ---------------------------------------------------------------------------------------------------
-// Shell and interface helpers
+// Shell and interface helpers (beyond netns_test.h)
 // ---------------------------------------------------------------------------------------------------
-
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return out;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    pclose(p);
-    return out;
-}
-
-int sh(const std::string& cmd) {
-    int st = std::system(cmd.c_str());
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-
-std::string mac_str(const mac_t& m) {
-    char s[18];
-    std::snprintf(s, sizeof s, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-    return s;
-}
-
-std::string hex(const bytes& b, std::size_t max = 64) {
-    std::string s;
-    char h[4];
-    for (std::size_t i = 0; i < b.size() && i < max; ++i) {
-        std::snprintf(h, sizeof h, "%02x", b[i]);
-        s += h;
-        if (i % 2) s += ' ';
-    }
-    if (b.size() > max) s += "...";
-    return s;
-}
-
-int ifindex_of(const std::string& name) { return static_cast<int>(::if_nametoindex(name.c_str())); }
-bool interface_exists(const std::string& name) { return ifindex_of(name) != 0; }
 
 // `ip -d -o link show dev NAME`: one line with the kind, mode and promiscuity; empty when there is none.
 std::string ip_link_detail(const std::string& name) { return run("ip -d -o link show dev " + name + " 2>/dev/null"); }
-
-std::optional<mac_t> if_mac(const std::string& name) {
-    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return std::nullopt;
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    int rc = ::ioctl(s, SIOCGIFHWADDR, &ifr);
-    ::close(s);
-    if (rc < 0) return std::nullopt;
-    mac_t m{};
-    std::memcpy(m.data(), ifr.ifr_hwaddr.sa_data, 6);
-    return m;
-}
-
-bool mounted(const std::string& dir) {
-    std::istringstream in(read_text("/proc/self/mounts"));
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream l(line);
-        std::string src, target;
-        l >> src >> target;
-        if (target == dir) return true;
-    }
-    return false;
-}
 
 std::set<std::string> list_dir(const std::string& dir) {
     std::set<std::string> out;
@@ -170,33 +74,13 @@ void make_veth() {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Frames
+// Frames (beyond netns_test.h)
 // ---------------------------------------------------------------------------------------------------
-
-void put16(bytes& b, std::uint16_t v) {
-    b.push_back(static_cast<std::uint8_t>(v >> 8));
-    b.push_back(static_cast<std::uint8_t>(v));
-}
-template <std::size_t N>
-void put(bytes& b, const std::array<std::uint8_t, N>& a) {
-    b.insert(b.end(), a.begin(), a.end());
-}
-std::uint16_t get16(const bytes& b, std::size_t off) {
-    return static_cast<std::uint16_t>((b.at(off) << 8) | b.at(off + 1));
-}
-template <std::size_t N>
-std::array<std::uint8_t, N> get_arr(const bytes& b, std::size_t off) {
-    std::array<std::uint8_t, N> a{};
-    for (std::size_t i = 0; i < N; ++i) a[i] = b.at(off + i);
-    return a;
-}
 
 // A marker frame (EtherType 0x88b5, "tapd-pkt" + 32-bit sequence) of `len` bytes in all.
 bytes marker_frame(const mac_t& dst, const mac_t& src, std::uint32_t seq, std::size_t len = 60) {
     bytes f;
-    put(f, dst);
-    put(f, src);
-    put16(f, ethertype_test);
+    eth_header(f, dst, src, ethertype_test);
     const char tag[] = "tapd-pkt";
     f.insert(f.end(), tag, tag + sizeof tag - 1);
     f.push_back(static_cast<std::uint8_t>(seq >> 24));
@@ -214,236 +98,13 @@ std::uint32_t marker_seq(const bytes& f) {
     return (std::uint32_t{f.at(22)} << 24) | (std::uint32_t{f.at(23)} << 16) | (std::uint32_t{f.at(24)} << 8) | f.at(25);
 }
 
-bytes with_vnet(const bytes& frame) {
-    bytes b(vnet_len + frame.size(), 0);
-    std::copy(frame.begin(), frame.end(), b.begin() + vnet_len);
-    return b;
-}
-
-// A header for a frame that came from the wire: no GSO, nothing to complete; at most DATA_VALID (2).
-bool vnet_hdr_plain(const bytes& b) {
-    if (b.size() < vnet_len) return false;
-    if (b[0] != 0 && b[0] != 2) return false;
-    for (std::size_t i = 1; i < vnet_len; ++i)
-        if (b[i] != 0) return false;
-    return true;
-}
-
-// ARP request from `smac`/`sip` for `tip`, broadcast (42 bytes).
-bytes arp_request(const mac_t& smac, const ip4_t& sip, const ip4_t& tip) {
-    bytes f;
-    put(f, bcast_mac);
-    put(f, smac);
-    put16(f, ETH_P_ARP);
-    put16(f, 1);
-    put16(f, 0x0800);
-    f.push_back(6);
-    f.push_back(4);
-    put16(f, 1);
-    put(f, smac);
-    put(f, sip);
-    put(f, mac_t{});
-    put(f, tip);
-    return f;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// RAII bits and the watchdog (as in tests/netns/tapd)
-// ---------------------------------------------------------------------------------------------------
-
-class fd_guard {
-public:
-    explicit fd_guard(int fd = -1) : fd_(fd) {}
-    ~fd_guard() { reset(); }
-    fd_guard(const fd_guard&) = delete;
-    fd_guard& operator=(const fd_guard&) = delete;
-    int get() const { return fd_; }
-    void reset(int fd = -1) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = fd;
-    }
-
-private:
-    int fd_;
-};
-
-class watchdog {
-public:
-    watchdog(pid_t pid, std::chrono::milliseconds limit) : thread_([this, pid, limit] {
-        std::unique_lock lk(m_);
-        if (!cv_.wait_for(lk, limit, [this] { return disarmed_; })) {
-            fired_ = true;
-            if (pid > 0) ::kill(pid, SIGKILL);
-        }
-    }) {}
-    ~watchdog() { disarm(); }
-    watchdog(const watchdog&) = delete;
-    watchdog& operator=(const watchdog&) = delete;
-    void disarm() {
-        {
-            std::lock_guard lk(m_);
-            disarmed_ = true;
-        }
-        cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-    bool fired() const { return fired_; }
-
-private:
-    std::mutex m_;
-    std::condition_variable cv_;
-    bool disarmed_ = false;
-    std::atomic<bool> fired_{false};
-    std::thread thread_;
-};
-
 // ---------------------------------------------------------------------------------------------------
 // The fixture: one tapd with any number of --device arguments, FUSE-mounted under /tmp
 // ---------------------------------------------------------------------------------------------------
 
-class tapd_instance {
+class tapd_instance : public tapd_process {
 public:
-    tapd_instance() = default;
-    tapd_instance(const tapd_instance&) = delete;
-    tapd_instance& operator=(const tapd_instance&) = delete;
-    ~tapd_instance() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            int st;
-            ::waitpid(pid_, &st, 0);
-            pid_ = -1;
-        }
-        g_tapd_pid = 0;
-        if (!dir_.empty()) {
-            if (mounted(dir_)) ::umount2(dir_.c_str(), MNT_DETACH);
-            ::rmdir(dir_.c_str());
-        }
-        if (!log_.empty()) ::unlink(log_.c_str());
-    }
-
-    // Starts `tapd --fuse-mount DIR --device D1 --device D2 ...` and waits for "ready".
-    void start(const std::vector<std::string>& devices) {
-        char tmpl[] = "/tmp/tapd-packet.XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir_ = tmpl;
-        log_ = dir_ + ".stderr";
-        int errfd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        REQUIRE(errfd >= 0);
-        std::vector<std::string> args = {g_tapd, "--fuse-mount", dir_};
-        for (const auto& d : devices) {
-            args.push_back("--device");
-            args.push_back(d);
-        }
-        const pid_t parent = ::getpid();
-        pid_t pid = ::fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) ::_exit(127);
-            ::dup2(errfd, 2);
-            int devnull = ::open("/dev/null", O_RDWR);
-            ::dup2(devnull, 0);
-            ::dup2(devnull, 1);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::fexecve(g_tapd_fd, argv.data(), environ);
-            std::fprintf(stderr, "exec %s: %s\n", g_tapd.c_str(), std::strerror(errno));
-            ::_exit(127);
-        }
-        ::close(errfd);
-        pid_ = pid;
-        g_tapd_pid = pid;
-        auto t0 = clock_type::now();
-        bool ready = false;
-        while (ms_since(t0) < 5000) {
-            if (contains(log(), "tapd: ready")) {
-                ready = true;
-                break;
-            }
-            int st;
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                g_tapd_pid = 0;
-                break;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        INFO("tapd stderr:\n" << log());
-        REQUIRE(ready);
-        REQUIRE(mounted(dir_));
-    }
-
-    // SIGTERM → exit 0 within `limit`, "stopped" logged, mount gone.
-    void stop_and_verify(std::chrono::milliseconds limit = 5000ms) {
-        REQUIRE(pid_ > 0);
-        auto t0 = clock_type::now();
-        REQUIRE(::kill(pid_, SIGTERM) == 0);
-        int st = 0;
-        bool exited = false;
-        while (ms_since(t0) < limit.count()) {
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-                exited = true;
-                break;
-            }
-            std::this_thread::sleep_for(5ms);
-        }
-        if (exited) {
-            pid_ = -1;
-            g_tapd_pid = 0;
-        }
-        INFO("tapd stderr:\n" << log());
-        CHECK(exited);
-        if (exited) {
-            CHECK(WIFEXITED(st));
-            CHECK(WEXITSTATUS(st) == 0);
-        }
-        CHECK(contains(log(), "tapd: stopped"));
-        CHECK_FALSE(mounted(dir_));
-    }
-
-    void kill_hard() {
-        if (pid_ > 0) ::kill(pid_, SIGKILL);
-    }
-    bool alive() {
-        if (pid_ <= 0) return false;
-        int st;
-        if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-            pid_ = -1;
-            g_tapd_pid = 0;
-            return false;
-        }
-        return true;
-    }
-    int open_file(const std::string& node, int flags = O_RDWR) const {
-        return ::open(path(node).c_str(), flags | O_CLOEXEC);
-    }
-    std::string log() const { return read_text(log_); }
-    std::string path(const std::string& node) const { return dir_ + "/" + node; }
-    const std::string& dir() const { return dir_; }
-    pid_t pid() const { return pid_; }
-
-private:
-    std::string dir_, log_;
-    pid_t pid_ = -1;
-};
-
-// Joins a helper thread on every way out of a test; SIGKILLs tapd first if it is still blocked.
-class thread_guard {
-public:
-    thread_guard(std::thread& th, tapd_instance& t) : th_(th), t_(t) {}
-    ~thread_guard() {
-        if (th_.joinable()) {
-            t_.kill_hard();
-            th_.join();
-        }
-    }
-    thread_guard(const thread_guard&) = delete;
-    thread_guard& operator=(const thread_guard&) = delete;
-
-private:
-    std::thread& th_;
-    tapd_instance& t_;
+    tapd_instance() : tapd_process("tapd-packet") {}
 };
 
 std::string node_for(const std::string& ifname) { return "tap" + std::to_string(ifindex_of(ifname)); }
@@ -451,45 +112,6 @@ std::string node_for(const std::string& ifname) { return "tap" + std::to_string(
 // ---------------------------------------------------------------------------------------------------
 // I/O on the device file
 // ---------------------------------------------------------------------------------------------------
-
-struct io_result {
-    long n = 0;
-    int err = 0;
-};
-
-io_result write_buf(int fd, const bytes& b) {
-    watchdog wd(g_tapd_pid.load(), 5000ms);
-    errno = 0;
-    ssize_t n = ::write(fd, b.data(), b.size());
-    int e = errno;
-    wd.disarm();
-    if (wd.fired()) FAIL_CHECK("write() hung for 5 s: tapd killed");
-    return {static_cast<long>(n), n < 0 ? e : 0};
-}
-
-struct read_result {
-    bytes data;
-    int err = 0;
-    bool timed_out = false;
-};
-
-// One blocking read guarded by the watchdog (tapd is killed when nothing arrives within `limit`).
-read_result read_once(int fd, std::chrono::milliseconds limit) {
-    read_result r;
-    r.data.resize(65600);
-    watchdog wd(g_tapd_pid.load(), limit);
-    ssize_t n = ::read(fd, r.data.data(), r.data.size());
-    int e = errno;
-    wd.disarm();
-    r.timed_out = wd.fired();
-    if (n < 0) {
-        r.err = e;
-        r.data.clear();
-    } else {
-        r.data.resize(static_cast<std::size_t>(n));
-    }
-    return r;
-}
 
 // Reads until a marker frame with sequence `seq` arrives (others are skipped and listed in `skipped`).
 // Uses poll() with a deadline, then an O_NONBLOCK read, so nothing waits forever.
@@ -772,7 +394,7 @@ TEST_CASE("an 802.1Q-tagged frame from the wire is read with its tag, as macvtap
         while (got.empty() && ms_since(t0) < 2000) {
             pollfd p{fd.get(), POLLIN, 0};
             if (::poll(&p, 1, 100) <= 0) continue;
-            auto r = read_once(fd.get(), 2000ms);
+            auto r = read_frame(fd.get(), 2000ms);
             if (r.err || r.timed_out) break;
             static const char tag[] = "tapd-pkt";
             auto it = std::search(r.data.begin(), r.data.end(), tag, tag + 8);
@@ -890,7 +512,7 @@ TEST_CASE("link deleted under traffic: blocked reader and writer get ENODEV, the
     auto w2 = write_buf(wfd.get(), with_vnet(marker_frame(peer_mac, *mv_mac, 3)));
     CHECK(w2.n == -1);
     CHECK(w2.err == ENODEV);
-    auto r2 = read_once(rfd.get(), 3000ms);
+    auto r2 = read_frame(rfd.get(), 3000ms);
     CHECK_FALSE(r2.timed_out);
     CHECK(r2.err == ENODEV);
     {
@@ -927,7 +549,7 @@ TEST_CASE("link deleted under traffic: blocked reader and writer get ENODEV, the
         REQUIRE(wr.n == static_cast<long>(req.size()));
         read_result r;
         for (int i = 0; i < 5; ++i) {  // skip anything that is not the reply
-            r = read_once(fd, 3000ms);
+            r = read_frame(fd, 3000ms);
             if (r.err || r.timed_out) break;
             if (r.data.size() >= vnet_len + 42 && get16(r.data, vnet_len + 12) == ETH_P_ARP &&
                 get16(r.data, vnet_len + 14 + 6) == 2)
@@ -1045,49 +667,27 @@ TEST_CASE("renamed link keeps its device working, and is still deleted on exit",
 }
 
 // ---------------------------------------------------------------------------------------------------
-
 int main(int argc, char** argv) {
-    if (geteuid() != 0) {
-        std::printf("SKIP: needs root (network namespace, FUSE mount, macvlan)\n");
-        return 77;
-    }
-    if (::access("/dev/fuse", R_OK | W_OK) != 0) {
-        std::printf("SKIP: /dev/fuse not usable: %s\n", std::strerror(errno));
-        return 77;
-    }
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: %s PATH-TO-TAPD [catch2 args]\n", argv[0]);
-        return 2;
-    }
-    g_tapd = argv[1];
-    g_tapd_fd = ::open(g_tapd.c_str(), O_RDONLY | O_CLOEXEC);
-    if (g_tapd_fd < 0 || ::access(g_tapd.c_str(), X_OK) != 0) {
-        std::fprintf(stderr, "%s: not executable: %s\n", g_tapd.c_str(), std::strerror(errno));
-        return 2;
-    }
-    if (std::system("ip -V >/dev/null 2>&1") != 0) {
-        std::printf("SKIP: ip(8) from iproute2 is needed\n");
-        return 77;
-    }
-    if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) {
-        std::printf("SKIP: unshare(CLONE_NEWNET|CLONE_NEWNS): %s\n", std::strerror(errno));
-        return 77;
-    }
-    if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-        std::printf("SKIP: making / private in the new mount namespace: %s\n", std::strerror(errno));
-        return 77;
-    }
-    if (::mount("tapd-packet-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m") != 0)
-        std::fprintf(stderr, "note: private tmpfs on /tmp failed (%s); using the shared /tmp\n", std::strerror(errno));
-    // IPv6 off for every link created from here on: nothing but the test's frames on the wire.
-    (void)std::system("sysctl -q -w net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1");
-    if (std::system("ip link add tpk-probe0 type veth peer name tpk-probe1 2>/dev/null && ip link del tpk-probe0") != 0) {
-        std::printf("SKIP: cannot create a veth pair in the new namespace\n");
-        return 77;
-    }
-    ::sync();
-    std::vector<char*> args;
-    args.push_back(argv[0]);
-    for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
-    return Catch::Session().run(static_cast<int>(args.size()), args.data());
+    std::vector<char*> catch_args;
+    int rc = netns_test::setup_tapd_test(
+        argc, argv,
+        {.needs_root = "(network namespace, FUSE mount, macvlan)",
+         .devices = {"/dev/fuse"},
+         .tmpfs_name = "tapd-packet-tmp",
+         .prepare =
+             [] {
+                 // IPv6 off for every link created from here on: nothing but the test's frames on the wire.
+                 (void)std::system(
+                     "sysctl -q -w net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1");
+                 if (std::system("ip link add tpk-probe0 type veth peer name tpk-probe1 2>/dev/null && "
+                                 "ip link del tpk-probe0") != 0) {
+                     std::printf("SKIP: cannot create a veth pair in the new namespace\n");
+                     return exit_skip;
+                 }
+                 ::sync();
+                 return 0;
+             }},
+        catch_args);
+    if (rc != 0) return rc;
+    return Catch::Session().run(static_cast<int>(catch_args.size()), catch_args.data());
 }

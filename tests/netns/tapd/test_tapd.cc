@@ -25,15 +25,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,113 +38,33 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <mutex>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "netns_test.h"
+
 namespace {
 
-using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
-using bytes = std::vector<std::uint8_t>;
-using mac_t = std::array<std::uint8_t, 6>;
-using ip4_t = std::array<std::uint8_t, 4>;
+using namespace netns_test;
 
-std::string g_tapd;   // path of the tapd binary (argv[1]), for messages and argv[0]
-int g_tapd_fd = -1;   // opened before /tmp is replaced, so a tapd under the host's /tmp still runs
-// The running tapd (0 when none): helpers that may block on its file arm a watchdog against it.
-std::atomic<pid_t> g_tapd_pid{0};
-
-constexpr std::size_t vnet_len = 10;  // struct virtio_net_hdr
 constexpr const char* ifname = "tap0";
-constexpr mac_t peer_mac = {0x02, 0, 0, 0, 0, 0x02};
-constexpr mac_t bcast_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 constexpr ip4_t tap_ip = {10, 0, 0, 1};
 constexpr ip4_t peer_ip = {10, 0, 0, 2};
-constexpr std::uint16_t ethertype_test = 0x88b5;  // IEEE "local experimental"
-
-long ms_since(clock_type::time_point t0) {
-    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0).count());
-}
 
 // ---------------------------------------------------------------------------------------------------
-// Shell helpers
+// Frame building and parsing (beyond netns_test.h)
 // ---------------------------------------------------------------------------------------------------
 
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return out;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    pclose(p);
-    return out;
-}
-
-int sh(const std::string& cmd) {
-    int st = std::system(cmd.c_str());
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Frame building and parsing
-// ---------------------------------------------------------------------------------------------------
-
-void put16(bytes& b, std::uint16_t v) {
-    b.push_back(static_cast<std::uint8_t>(v >> 8));
-    b.push_back(static_cast<std::uint8_t>(v));
-}
-template <std::size_t N>
-void put(bytes& b, const std::array<std::uint8_t, N>& a) {
-    b.insert(b.end(), a.begin(), a.end());
-}
-std::uint16_t get16(const bytes& b, std::size_t off) {
-    return static_cast<std::uint16_t>((b.at(off) << 8) | b.at(off + 1));
-}
-template <std::size_t N>
-std::array<std::uint8_t, N> get_arr(const bytes& b, std::size_t off) {
-    std::array<std::uint8_t, N> a{};
-    for (std::size_t i = 0; i < N; ++i) a[i] = b.at(off + i);
-    return a;
-}
-
-std::string mac_str(const mac_t& m) {
-    char s[18];
-    std::snprintf(s, sizeof s, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-    return s;
-}
 std::string ip_str(const ip4_t& a) {
     return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." +
            std::to_string(a[3]);
-}
-std::string hex(const bytes& b, std::size_t max = 64) {
-    std::string s;
-    char h[4];
-    for (std::size_t i = 0; i < b.size() && i < max; ++i) {
-        std::snprintf(h, sizeof h, "%02x", b[i]);
-        s += h;
-        if (i % 2) s += ' ';
-    }
-    if (b.size() > max) s += "...";
-    return s;
 }
 
 // RFC 1071 internet checksum over b[off, off+len).
@@ -158,28 +75,6 @@ std::uint16_t inet_csum(const bytes& b, std::size_t off, std::size_t len) {
     if (len % 2) sum += static_cast<std::uint32_t>(b.at(off + len - 1) << 8);
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
     return static_cast<std::uint16_t>(~sum & 0xffff);
-}
-
-void eth_header(bytes& f, const mac_t& dst, const mac_t& src, std::uint16_t type) {
-    put(f, dst);
-    put(f, src);
-    put16(f, type);
-}
-
-// ARP request "who has `target` tell `sender_ip`" from `sender_mac`, broadcast. 42 bytes.
-bytes arp_request(const mac_t& sender_mac, const ip4_t& sender_ip, const ip4_t& target) {
-    bytes f;
-    eth_header(f, bcast_mac, sender_mac, ETH_P_ARP);
-    put16(f, 1);       // htype Ethernet
-    put16(f, 0x0800);  // ptype IPv4
-    f.push_back(6);
-    f.push_back(4);
-    put16(f, 1);  // request
-    put(f, sender_mac);
-    put(f, sender_ip);
-    put(f, mac_t{});
-    put(f, target);
-    return f;
 }
 
 bytes icmp_payload(std::size_t n) {
@@ -234,22 +129,6 @@ bytes marker_frame(const mac_t& src, std::uint32_t seq) {
     return f;
 }
 
-bytes with_vnet(const bytes& frame, std::size_t hdr = vnet_len) {
-    bytes b(hdr, 0);
-    b.insert(b.end(), frame.begin(), frame.end());
-    return b;
-}
-
-// The vnet header tapd hands readers for frames the kernel transmitted: no GSO, no checksum request
-// (offloads are off on the TUN side); at most VIRTIO_NET_HDR_F_DATA_VALID (2) in flags.
-bool vnet_hdr_plain(const bytes& b, std::size_t hdr = vnet_len) {
-    if (b.size() < hdr) return false;
-    if (b[0] != 0 && b[0] != 2) return false;
-    for (std::size_t i = 1; i < hdr; ++i)
-        if (b[i] != 0) return false;
-    return true;
-}
-
 // What an ARP reply from the interface must look like; empty string when it does, else why not.
 std::string arp_reply_problem(const bytes& r, std::size_t hdr, const mac_t& tap_mac) {
     if (r.size() < hdr + 42) return "too short: " + std::to_string(r.size()) + " bytes";
@@ -268,23 +147,6 @@ std::string arp_reply_problem(const bytes& r, std::size_t hdr, const mac_t& tap_
     return "";
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Interface facts, read in this network namespace (never /sys: it shows the netns it was mounted in)
-// ---------------------------------------------------------------------------------------------------
-
-std::optional<mac_t> if_mac_ioctl(const char* name) {
-    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return std::nullopt;
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-    int rc = ::ioctl(s, SIOCGIFHWADDR, &ifr);
-    ::close(s);
-    if (rc < 0) return std::nullopt;
-    mac_t m{};
-    std::memcpy(m.data(), ifr.ifr_hwaddr.sa_data, 6);
-    return m;
-}
-
 // `ip -br link show dev NAME` → third column, the MAC as text.
 std::string if_mac_ip(const char* name) {
     std::istringstream in(run(std::string("ip -br link show dev ") + name + " 2>/dev/null"));
@@ -292,71 +154,6 @@ std::string if_mac_ip(const char* name) {
     in >> n >> state >> mac;
     return mac;
 }
-
-bool interface_exists(const char* name) { return if_nametoindex(name) != 0; }
-
-bool mounted(const std::string& dir) {
-    std::istringstream in(read_text("/proc/self/mounts"));
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream l(line);
-        std::string src, target;
-        l >> src >> target;
-        if (target == dir) return true;
-    }
-    return false;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// RAII bits
-// ---------------------------------------------------------------------------------------------------
-
-class fd_guard {
-public:
-    explicit fd_guard(int fd = -1) : fd_(fd) {}
-    ~fd_guard() { reset(); }
-    fd_guard(const fd_guard&) = delete;
-    fd_guard& operator=(const fd_guard&) = delete;
-    int get() const { return fd_; }
-    void reset(int fd = -1) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = fd;
-    }
-
-private:
-    int fd_;
-};
-
-// SIGKILLs `pid` unless disarmed within `limit`: unsticks anything blocked on tapd's FUSE file.
-class watchdog {
-public:
-    watchdog(pid_t pid, std::chrono::milliseconds limit) : thread_([this, pid, limit] {
-        std::unique_lock lk(m_);
-        if (!cv_.wait_for(lk, limit, [this] { return disarmed_; })) {
-            fired_ = true;
-            if (pid > 0) ::kill(pid, SIGKILL);
-        }
-    }) {}
-    ~watchdog() { disarm(); }
-    watchdog(const watchdog&) = delete;
-    watchdog& operator=(const watchdog&) = delete;
-    void disarm() {
-        {
-            std::lock_guard lk(m_);
-            disarmed_ = true;
-        }
-        cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-    bool fired() const { return fired_; }
-
-private:
-    std::mutex m_;
-    std::condition_variable cv_;
-    bool disarmed_ = false;
-    std::atomic<bool> fired_{false};
-    std::thread thread_;
-};
 
 // ---------------------------------------------------------------------------------------------------
 // The fixture: one tapd serving tap0 through a FUSE mount under /tmp
@@ -371,85 +168,27 @@ struct stats {
     }
 };
 
-class tapd_instance {
+// netns_test's tapd_process serving the one device tap0 (`--device tap0` unless told otherwise),
+// configured as 10.0.0.1/24 without IPv6; stopping it also checks that tap0 is gone.
+class tapd_instance : public tapd_process {
 public:
-    tapd_instance() = default;
-    tapd_instance(const tapd_instance&) = delete;
-    tapd_instance& operator=(const tapd_instance&) = delete;
-
-    // Emergency cleanup only; the happy path is stop_and_verify().
-    ~tapd_instance() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            int st;
-            ::waitpid(pid_, &st, 0);
-            pid_ = -1;
-        }
-        g_tapd_pid = 0;
-        if (!dir_.empty()) {
-            if (mounted(dir_)) ::umount2(dir_.c_str(), MNT_DETACH);
-            ::rmdir(dir_.c_str());
-        }
-        if (!log_.empty()) ::unlink(log_.c_str());
-    }
+    tapd_instance() : tapd_process("tapd-netns") {}
 
     // Starts tapd with `--device <device_arg>`, waits for "ready", configures tap0.
     void start(const std::string& device_arg = ifname) {
-        char tmpl[] = "/tmp/tapd-netns.XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir_ = tmpl;
-        log_ = dir_ + ".stderr";
-        int errfd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        REQUIRE(errfd >= 0);
-        const pid_t parent = ::getpid();
-        pid_t pid = ::fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0) {
-            // Dies with the test (e.g. a CTest timeout), so no tapd outlives it.
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) ::_exit(127);
-            ::dup2(errfd, 2);
-            int devnull = ::open("/dev/null", O_RDWR);
-            ::dup2(devnull, 0);
-            ::dup2(devnull, 1);
-            std::string fuse_dir = dir_;
-            const char* argv[] = {g_tapd.c_str(), "--fuse-mount", fuse_dir.c_str(), "--device", device_arg.c_str(),
-                                  nullptr};
-            ::fexecve(g_tapd_fd, const_cast<char* const*>(argv), environ);
-            std::fprintf(stderr, "exec %s: %s\n", g_tapd.c_str(), std::strerror(errno));
-            ::_exit(127);
+        tapd_process::start({device_arg});
+        {
+            INFO("tapd stderr:\n" << log());
+            struct stat st{};
+            REQUIRE(::stat(path().c_str(), &st) == 0);
+            REQUIRE(interface_exists(ifname));
         }
-        ::close(errfd);
-        pid_ = pid;
-        g_tapd_pid = pid;
-
-        // Ready within 5 s, and still alive.
-        auto t0 = clock_type::now();
-        bool ready = false;
-        while (ms_since(t0) < 5000) {
-            if (log().find("tapd: ready") != std::string::npos) {
-                ready = true;
-                break;
-            }
-            int st;
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-                pid_ = -1;
-                break;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        INFO("tapd stderr:\n" << log());
-        REQUIRE(ready);
-        REQUIRE(mounted(dir_));
-        struct stat st{};
-        REQUIRE(::stat(path().c_str(), &st) == 0);
-        REQUIRE(interface_exists(ifname));
 
         // No IPv6 on tap0 (no RS/MLD/DAD frames in the queues), then address and up.
         REQUIRE(sh(std::string("sysctl -q -w net.ipv6.conf.") + ifname + ".disable_ipv6=1 >/dev/null") == 0);
         REQUIRE(sh(std::string("ip addr add ") + ip_str(tap_ip) + "/24 dev " + ifname) == 0);
         REQUIRE(sh(std::string("ip link set ") + ifname + " up") == 0);
-        auto m = if_mac_ioctl(ifname);
+        auto m = if_mac(ifname);
         REQUIRE(m.has_value());
         mac_ = *m;
     }
@@ -462,31 +201,8 @@ public:
 
     // SIGTERM → exit 0 within `limit`, mount gone, interface deleted. Returns the time to exit.
     long stop_and_verify(std::chrono::milliseconds limit = 5000ms) {
-        REQUIRE(pid_ > 0);
-        auto t0 = clock_type::now();
-        REQUIRE(::kill(pid_, SIGTERM) == 0);
-        int st = 0;
-        bool exited = false;
-        while (ms_since(t0) < limit.count()) {
-            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-                exited = true;
-                break;
-            }
-            std::this_thread::sleep_for(5ms);
-        }
-        long took = ms_since(t0);
-        if (exited) {
-            pid_ = -1;
-            g_tapd_pid = 0;
-        }
+        long took = tapd_process::stop_and_verify(limit);
         INFO("tapd stderr:\n" << log());
-        CHECK(exited);
-        if (exited) {
-            CHECK(WIFEXITED(st));
-            CHECK(WEXITSTATUS(st) == 0);
-        }
-        CHECK(log().find("tapd: stopped") != std::string::npos);
-        CHECK_FALSE(mounted(dir_));
         // The TUN fd closed with tapd; unregistering may trail the exit a little.
         auto t1 = clock_type::now();
         while (interface_exists(ifname) && ms_since(t1) < 2000) std::this_thread::sleep_for(10ms);
@@ -504,8 +220,8 @@ public:
             return n;
         };
         std::size_t before = count();
-        REQUIRE(pid_ > 0);
-        REQUIRE(::kill(pid_, SIGUSR1) == 0);
+        REQUIRE(pid() > 0);
+        REQUIRE(::kill(pid(), SIGUSR1) == 0);
         auto t0 = clock_type::now();
         while (count() == before && ms_since(t0) < 3000) std::this_thread::sleep_for(10ms);
         std::string l = log();
@@ -523,94 +239,18 @@ public:
         return s;
     }
 
-    // SIGKILL without reaping (the destructor reaps): aborts the FUSE connection, failing blocked calls.
-    void kill_hard() {
-        if (pid_ > 0) ::kill(pid_, SIGKILL);
-    }
-    int open_file(int flags = O_RDWR) const { return ::open(path().c_str(), flags | O_CLOEXEC); }
-    bool alive() {
-        if (pid_ <= 0) return false;
-        int st;
-        if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-            pid_ = -1;
-            g_tapd_pid = 0;
-            return false;
-        }
-        return true;
-    }
-    std::string log() const { return read_text(log_); }
-    std::string path() const { return dir_ + "/" + ifname; }
-    const std::string& dir() const { return dir_; }
+    int open_file(int flags = O_RDWR) const { return tapd_process::open_file(ifname, flags); }
+    std::string path() const { return tapd_process::path(ifname); }
     const mac_t& mac() const { return mac_; }
-    pid_t pid() const { return pid_; }
 
 private:
-    std::string dir_, log_;
-    pid_t pid_ = -1;
     mac_t mac_{};
-};
-
-// Joins a helper thread on every way out of a test. If a failed REQUIRE left it blocked on the file,
-// tapd is SIGKILLed first (the FUSE connection aborts and the blocked call fails) so the join cannot hang.
-class thread_guard {
-public:
-    thread_guard(std::thread& th, tapd_instance& t) : th_(th), t_(t) {}
-    ~thread_guard() {
-        if (th_.joinable()) {
-            t_.kill_hard();
-            th_.join();
-        }
-    }
-    thread_guard(const thread_guard&) = delete;
-    thread_guard& operator=(const thread_guard&) = delete;
-
-private:
-    std::thread& th_;
-    tapd_instance& t_;
 };
 
 // ---------------------------------------------------------------------------------------------------
 // I/O on the tap file
 // ---------------------------------------------------------------------------------------------------
 
-struct io_result {
-    long n = 0;
-    int err = 0;
-};
-
-// Every write is answered at once by tapd (it never queues); a hang is a bug, so guard it.
-io_result write_buf(int fd, const bytes& b, std::chrono::milliseconds limit = 5000ms) {
-    watchdog wd(g_tapd_pid.load(), limit);
-    errno = 0;
-    ssize_t n = ::write(fd, b.data(), b.size());
-    int e = errno;
-    wd.disarm();
-    if (wd.fired()) FAIL_CHECK("write() hung for " << limit.count() << " ms: tapd killed");
-    return {static_cast<long>(n), n < 0 ? e : 0};
-}
-
-// One blocking read, guarded: if nothing arrives within `limit`, tapd is killed (the read then fails).
-struct read_result {
-    bytes data;
-    int err = 0;  // errno when the read failed
-    bool timed_out = false;
-};
-read_result read_frame(tapd_instance& t, int fd, std::chrono::milliseconds limit = 3000ms, std::size_t cap = 65600) {
-    read_result r;
-    r.data.resize(cap);
-    watchdog wd(t.pid(), limit);
-    ssize_t n = ::read(fd, r.data.data(), r.data.size());
-    int e = errno;
-    wd.disarm();
-    r.timed_out = wd.fired();
-    if (n < 0) {
-        r.err = e;
-        r.data.clear();
-    } else {
-        r.data.resize(static_cast<std::size_t>(n));
-    }
-    return r;
-}
 
 // Non-blocking drain helper: reads whatever is queued on an O_NONBLOCK fd.
 // Guarded too: a tapd that ignored O_NONBLOCK would otherwise hang the test here.
@@ -662,7 +302,7 @@ void arp_exchange(tapd_instance& t, int fd, std::size_t hdr = vnet_len) {
     auto w = write_buf(fd, req);
     INFO("write errno " << w.err << " (" << std::strerror(w.err) << ")");
     REQUIRE(w.n == static_cast<long>(req.size()));
-    auto r = read_frame(t, fd);
+    auto r = read_frame(fd);
     INFO("read errno " << r.err << ", timed out " << r.timed_out << ", got " << hex(r.data));
     REQUIRE_FALSE(r.timed_out);
     REQUIRE(r.err == 0);
@@ -706,7 +346,7 @@ TEST_CASE("ARP request written into the file is answered by the kernel through t
     INFO("write errno " << std::strerror(w.err));
     REQUIRE(w.n == 52);
 
-    auto r = read_frame(t, fd.get());
+    auto r = read_frame(fd.get());
     INFO("read: errno " << r.err << " timed out " << r.timed_out << " data " << hex(r.data));
     REQUIRE_FALSE(r.timed_out);
     REQUIRE(r.err == 0);
@@ -746,7 +386,7 @@ TEST_CASE("ICMP echo both ways through the file", "[icmp]") {
         INFO("write errno " << std::strerror(w.err));
         REQUIRE(w.n == static_cast<long>(req.size()));
 
-        auto r = read_frame(t, fd.get());
+        auto r = read_frame(fd.get());
         INFO("read: errno " << r.err << " data " << hex(r.data, 128));
         REQUIRE_FALSE(r.timed_out);
         REQUIRE(r.err == 0);
@@ -793,7 +433,7 @@ TEST_CASE("ICMP echo both ways through the file", "[icmp]") {
         REQUIRE(::sendto(raw, echo.data(), echo.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
                 static_cast<ssize_t>(echo.size()));
 
-        auto r = read_frame(t, fd.get());
+        auto r = read_frame(fd.get());
         INFO("read: errno " << r.err << " data " << hex(r.data, 128));
         REQUIRE_FALSE(r.timed_out);
         REQUIRE(r.err == 0);
@@ -874,7 +514,7 @@ TEST_CASE("O_NONBLOCK set after open: empty read is EAGAIN; clearing it makes re
     std::atomic<bool> done{false};
     read_result br;
     std::thread reader([&] {
-        br = read_frame(t, fd.get(), 5000ms);
+        br = read_frame(fd.get(), 5000ms);
         done = true;
     });
     thread_guard reader_guard(reader, t);
@@ -896,15 +536,12 @@ TEST_CASE("O_NONBLOCK set after open: empty read is EAGAIN; clearing it makes re
     t.stop_and_verify();
 }
 
-// KNOWN BUG (FUSE-mount mode only; fails as of this writing). A program with a reader thread blocked in
-// read() and a writer thread writing the same open file (the usual layout of a simple VPN or bridge)
-// deadlocks until a frame arrives: DIR/tap0 is a regular file, so the VFS gives its struct file
-// FMODE_ATOMIC_POS and read()/write() from threads sharing the fd serialize on f_pos_lock (fdget_pos).
-// The blocked read holds it; the write waits in fdget_pos and never reaches tapd. A CUSE character
-// device has no FMODE_ATOMIC_POS, so /dev/tapN is not affected. Fix: answer FUSE_OPEN with
-// FOPEN_STREAM (kernel >= 5.2 calls stream_open(), which drops FMODE_ATOMIC_POS — kernel commit
-// 10dce8af3422 exists for exactly this deadlock); tapd sets only fi->nonseekable (FOPEN_NONSEEKABLE),
-// and libfuse 3.14's fuse_file_info has no bit for FOPEN_STREAM.
+// Regression: FUSE-mount-mode deadlock. A program with a reader thread blocked in read() and a writer
+// thread writing the same open file (the usual layout of a simple VPN or bridge) deadlocked until a
+// frame arrived: DIR/tap0 is a regular file, so the VFS gives its struct file FMODE_ATOMIC_POS and
+// read()/write() from threads sharing the fd serialize on f_pos_lock (fdget_pos). Fixed by answering
+// FUSE_OPEN with FOPEN_STREAM (stream_open() drops FMODE_ATOMIC_POS; kernel commit 10dce8af3422), which
+// libfuse 3.14 cannot express: see cuse/stream_open.h. A CUSE character device never had the problem.
 TEST_CASE("a write on the same fd proceeds while another thread is blocked reading it", "[concurrent]") {
     tapd_instance t;
     t.start();
@@ -914,7 +551,7 @@ TEST_CASE("a write on the same fd proceeds while another thread is blocked readi
     std::atomic<bool> done{false};
     read_result br;
     std::thread reader([&] {
-        br = read_frame(t, fd.get(), 6000ms);
+        br = read_frame(fd.get(), 6000ms);
         done = true;
     });
     thread_guard reader_guard(reader, t);
@@ -979,7 +616,7 @@ TEST_CASE("poll and epoll: POLLOUT always, POLLIN when a frame is queued, wakeup
         REQUIRE(::poll(&p, 1, 0) == 1);
         CHECK((p.revents & POLLIN) != 0);
         CHECK((p.revents & POLLOUT) != 0);
-        auto r = read_frame(t, fd.get());
+        auto r = read_frame(fd.get());
         REQUIRE(r.err == 0);
         CHECK(arp_reply_problem(r.data, vnet_len, t.mac()) == "");
         p = {fd.get(), POLLIN | POLLOUT, 0};
@@ -1037,7 +674,7 @@ TEST_CASE("poll and epoll: POLLOUT always, POLLIN when a frame is queued, wakeup
         n = ::epoll_wait(ep_in.get(), out, 4, 0);
         CHECK(n == 1);
 
-        auto r = read_frame(t, fd.get());
+        auto r = read_frame(fd.get());
         REQUIRE(r.err == 0);
         CHECK(arp_reply_problem(r.data, vnet_len, t.mac()) == "");
         n = ::epoll_wait(ep.get(), out, 4, 0);
@@ -1420,7 +1057,7 @@ TEST_CASE("restricted ioctls: TUNGETFEATURES, TUNSETVNETHDRSZ/TUNGETVNETHDRSZ", 
     {
         bytes req = with_vnet(arp_request(peer_mac, peer_ip, tap_ip), 12);
         REQUIRE(write_buf(fd.get(), req).n == static_cast<long>(req.size()));
-        auto r = read_frame(t, fd.get());
+        auto r = read_frame(fd.get());
         REQUIRE(r.err == 0);
         CHECK(r.data.size() == 12 + 42);
         REQUIRE(r.data.size() >= 12);
@@ -1499,52 +1136,12 @@ TEST_CASE("SIGTERM with an open file and a blocked reader: prompt exit 0, reader
 // ---------------------------------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
-    // Everything below must happen before Catch starts (and before any thread): namespaces are per thread.
-    if (geteuid() != 0) {
-        std::printf("SKIP: needs root (network namespace, FUSE mount, TAP interface)\n");
-        return 77;
-    }
-    if (::access("/dev/fuse", R_OK | W_OK) != 0) {
-        std::printf("SKIP: /dev/fuse not usable: %s\n", std::strerror(errno));
-        return 77;
-    }
-    if (::access("/dev/net/tun", R_OK | W_OK) != 0) {
-        std::printf("SKIP: /dev/net/tun not usable: %s\n", std::strerror(errno));
-        return 77;
-    }
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: %s PATH-TO-TAPD [catch2 args]\n", argv[0]);
-        return 2;
-    }
-    g_tapd = argv[1];
-    if (::access(g_tapd.c_str(), X_OK) != 0) {
-        std::fprintf(stderr, "%s: not executable: %s\n", g_tapd.c_str(), std::strerror(errno));
-        return 2;
-    }
-    g_tapd_fd = ::open(g_tapd.c_str(), O_RDONLY | O_CLOEXEC);
-    if (g_tapd_fd < 0) {
-        std::fprintf(stderr, "%s: %s\n", g_tapd.c_str(), std::strerror(errno));
-        return 2;
-    }
-    if (std::system("ip -V >/dev/null 2>&1") != 0) {
-        std::printf("SKIP: ip(8) from iproute2 is needed\n");
-        return 77;
-    }
-    if (::unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) {
-        std::printf("SKIP: unshare(CLONE_NEWNET|CLONE_NEWNS): %s\n", std::strerror(errno));
-        return 77;
-    }
-    // Mounts made from here on (tapd's FUSE mount) stay in this namespace and die with it.
-    if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-        std::printf("SKIP: making / private in the new mount namespace: %s\n", std::strerror(errno));
-        return 77;
-    }
-    // A private /tmp: the mount directories and tapd's logs vanish with the namespace even if this
-    // process is SIGKILLed (CTest timeout) before its destructors run. Failures print tapd's log anyway.
-    if (::mount("tapd-netns-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m") != 0)
-        std::fprintf(stderr, "note: private tmpfs on /tmp failed (%s); using the shared /tmp\n", std::strerror(errno));
-    std::vector<char*> args;
-    args.push_back(argv[0]);
-    for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
-    return Catch::Session().run(static_cast<int>(args.size()), args.data());
+    std::vector<char*> catch_args;
+    if (int rc = netns_test::setup_tapd_test(argc, argv,
+                                             {.needs_root = "(network namespace, FUSE mount, TAP interface)",
+                                              .devices = {"/dev/fuse", "/dev/net/tun"},
+                                              .tmpfs_name = "tapd-netns-tmp"},
+                                             catch_args))
+        return rc;
+    return Catch::Session().run(static_cast<int>(catch_args.size()), catch_args.data());
 }

@@ -27,7 +27,14 @@ import sys
 import threading
 import time
 
-# <asm/ioctls.h>, <linux/sockios.h>, <linux/if_tun.h>, <tapd/if_tap.h>
+# tests/uml/taplib.py, shared with tapclient.py (one directory up; python3 puts only ours on sys.path).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import taplib  # noqa: E402
+from taplib import (ETH_P_TEST, IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFREQ_SIZE, LOCAL_IP,  # noqa: E402
+                    PEER_MAC, SIOCGIFHWADDR, TUNGETIFF, TUNSETIFF, Stats, arp_request, check_eq, errname,
+                    ifr_name, ifreq, ioctl_buf, report)
+
+# <asm/ioctls.h>, <linux/sockios.h>, <linux/if_tun.h>, <tapd/if_tap.h> (the rest: taplib)
 FIONREAD = 0x541B
 FIONBIO = 0x5421
 TIOCGPGRP = 0x540F
@@ -35,15 +42,7 @@ TIOCSPGRP = 0x5410
 FIOSETOWN = 0x8901
 FIOGETOWN = 0x8903
 SIOCSIFHWADDR = 0x8924
-SIOCGIFHWADDR = 0x8927
-TUNSETIFF = 0x400454CA
-TUNGETIFF = 0x800454D2
 TUNSETQUEUE = 0x400454D9  # served by the linux personality, not by tap(4)
-IFF_TAP = 0x0002
-IFF_NO_PI = 0x1000
-IFF_VNET_HDR = 0x4000
-IFF_MULTI_QUEUE = 0x0100
-IFREQ_SIZE = 40
 
 
 def _ioc(d, t, nr, size):
@@ -53,31 +52,6 @@ def _ioc(d, t, nr, size):
 TAPGIFNAME = _ioc(2, "e", 0, IFREQ_SIZE)      # _IOR('e', 0, struct ifreq)
 TAPD_FIOASYNC = _ioc(1, "e", 1, 4)            # _IOW('e', 1, int)
 UNKNOWN_IOCTL = _ioc(2, "e", 42, 4)           # _IOR('e', 42, int): nothing answers it
-
-PEER_MAC = bytes.fromhex("020000000002")
-LOCAL_IP = bytes([10, 0, 0, 1])
-ETH_P_ARP = 0x0806
-ETH_P_TEST = 0x88B5
-
-failures = 0
-
-
-def report(name, ok, detail=""):
-    global failures
-    if ok:
-        print(f"PASS {name}", flush=True)
-    else:
-        failures += 1
-        print(f"FAIL {name}: {detail}", flush=True)
-    return ok
-
-
-def check_eq(name, got, want):
-    return report(name, got == want, f"got {got!r}, want {want!r}")
-
-
-def errname(e):
-    return errno.errorcode.get(e, str(e)) if e else "success"
 
 
 def check_errno(name, fn, want):
@@ -89,16 +63,6 @@ def check_errno(name, fn, want):
     return report(name, False, f"succeeded ({r!r}), want {errname(want)}")
 
 
-def ioctl_buf(fd, req, arg):
-    """(errno or 0, result bytes)."""
-    buf = bytearray(arg)
-    try:
-        fcntl.ioctl(fd, req, buf)
-        return 0, bytes(buf)
-    except OSError as e:
-        return e.errno, bytes(buf)
-
-
 def ioctl_get_int(fd, req):
     e, b = ioctl_buf(fd, req, b"\0" * 4)
     return (e, struct.unpack("i", b)[0])
@@ -107,14 +71,6 @@ def ioctl_get_int(fd, req):
 def ioctl_set_int(fd, req, v):
     e, _ = ioctl_buf(fd, req, struct.pack("i", v))
     return e
-
-
-def ifreq(name=b"", flags=0):
-    return struct.pack("16sH22x", name, flags)
-
-
-def ifr_name(buf):
-    return buf[:16].split(b"\0", 1)[0].decode(errors="replace")
 
 
 def tapgifname(fd):
@@ -159,13 +115,6 @@ def wait_for(pred, timeout=3.0, step=0.02):
         if v or time.monotonic() >= deadline:
             return v
         time.sleep(step)
-
-
-def arp_request(sender_ip):
-    """Who has 10.0.0.1? tell sender_ip (PEER_MAC), broadcast: 42 bytes."""
-    return (b"\xff" * 6 + PEER_MAC + struct.pack("!H", ETH_P_ARP)
-            + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
-            + PEER_MAC + sender_ip + b"\0" * 6 + LOCAL_IP)
 
 
 def arp_reply_problem(frame, tap_mac, sender_ip):
@@ -214,29 +163,6 @@ def drain(fd):
     while isinstance(d := read_nb(fd), bytes):
         frames.append(d)
     return frames
-
-
-class Stats:
-    """tapd's per-device counters: SIGUSR1, then parse the 'stats IFNAME:' line it logs."""
-
-    def __init__(self, pid, log):
-        self.pid, self.log = pid, log
-
-    def _lines(self, ifname):
-        with open(self.log, errors="replace") as f:
-            return [ln for ln in f if f"stats {ifname}:" in ln]
-
-    def get(self, ifname, timeout=3.0):
-        before = len(self._lines(ifname))
-        os.kill(self.pid, signal.SIGUSR1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            lines = self._lines(ifname)
-            if len(lines) > before:
-                return {k: int(v) for k, v in
-                        (kv.split("=") for kv in lines[-1].split(":", 2)[-1].split())}
-            time.sleep(0.02)
-        return None
 
 
 def carrier_is(ifname, want, timeout=3.0):
@@ -571,9 +497,9 @@ def main():
         import traceback
         traceback.print_exc()
         report("client_exception", False, repr(e))
-    print(f"bsd_client {a.cmd}: {failures} failure(s)", flush=True)
+    print(f"bsd_client {a.cmd}: {taplib.failures} failure(s)", flush=True)
     sys.stdout.flush()
-    os._exit(1 if failures else 0)
+    os._exit(1 if taplib.failures else 0)
 
 
 if __name__ == "__main__":

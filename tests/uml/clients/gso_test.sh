@@ -16,11 +16,8 @@
 #               10-byte vnet header, and the data must still arrive intact (complete checksums).
 set -uo pipefail
 
-: "${TAPD:?TAPD must name the tapd binary}" "${OUTDIR:?OUTDIR must name a host directory for logs}"
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")" && pwd)}
 . "$SRCDIR/lib.sh"
-mkdir -p "$OUTDIR"
-log=$OUTDIR/tapd.log
 NBYTES=${NBYTES:-4194304}
 logs=("$log")
 fresh "${logs[@]}"
@@ -43,11 +40,7 @@ fi
 
 "$TAPD" --device tapX --device tapY >"$log" 2>&1 &
 tapd_pid=$!
-if ! wait_for 300 log_has "$log" "tapd: ready" || [[ ! -c /dev/tapX || ! -c /dev/tapY ]]; then
-  fail startup "tapd not ready with /dev/tapX and /dev/tapY within 30 s"
-  finish gso_test
-fi
-pass startup
+tapd_started gso_test tapX tapY
 
 ip netns add A
 ip netns add B
@@ -133,8 +126,5 @@ fi
 echo "maxima (read length incl. vnet header): offload on A->B=$on_max_xy B->A=$on_max_yx; offload off A->B=$max_xy B->A=$max_yx"
 
 for d in tapX tapY; do tapd_stats "$tapd_pid" "$log" "$d" && echo "$stats"; done
-stop_pid "$tapd_pid" 100
-rc=$?
-tapd_pid=
-((rc == 0)) && pass tapd_exit_status || fail tapd_exit_status "exit status $rc"
+stop_tapd
 finish gso_test

@@ -1,5 +1,9 @@
-# lib.sh: helpers shared by the real-client tests in this directory (sourced, not run).
+# lib.sh: helpers shared by the real-client tests in this directory and ../socat_test.sh (sourced,
+# not run). Needs TAPD and OUTDIR; tapd's log is $log.
 # Every fork+exec costs ~50 ms inside UML, so the helpers use bash builtins where they can.
+: "${TAPD:?TAPD must name the tapd binary}" "${OUTDIR:?OUTDIR must name a host directory for logs}"
+mkdir -p "$OUTDIR"
+log=$OUTDIR/tapd.log
 failed=0
 logs=()  # files dumped when a check fails
 pass() { echo "PASS $1"; }
@@ -37,6 +41,45 @@ tapd_stats() {  # tapd pid, log, device name
   mapfile -t l <"$2"
   for x in "${l[@]}"; do [[ $x == *"stats $3:"* ]] && stats=$x; done
   [[ -n $stats ]]
+}
+# The far end's namespace: netns "peer", linked to this one by veth0 ($1.1/24, here) ⇄ veth1 ($1.2/24,
+# in peer), both up, and peer's loopback up.
+peer_netns() {  # first three octets of the /24
+  ip netns add peer
+  ip link add veth0 type veth peer name veth1 netns peer
+  ip -batch - <<B
+addr add $1.1/24 dev veth0
+link set veth0 up
+B
+  ip -n peer -batch - <<B
+link set lo up
+addr add $1.2/24 dev veth1
+link set veth1 up
+B
+}
+# tapd (started in the background with its output in $log) ready, with every /dev/NODE named: check
+# "startup", or fail it and finish test $1.
+tapd_started() {  # test name, node...
+  local name=$1 n ok=1 nodes=; shift
+  wait_for 300 log_has "$log" "tapd: ready" || ok=0
+  for n; do
+    nodes+="${nodes:+ and }/dev/$n"
+    [[ -c /dev/$n ]] || ok=0
+  done
+  if ((ok)); then
+    pass startup
+  else
+    fail startup "tapd not ready with $nodes within 30 s"
+    finish "$name"
+  fi
+}
+# SIGTERM to tapd ($tapd_pid; SIGKILL after 10 s): check that it exits 0.
+stop_tapd() {
+  local rc
+  stop_pid "$tapd_pid" 100
+  rc=$?
+  tapd_pid=
+  if ((rc == 0)); then pass tapd_exit_status; else fail tapd_exit_status "exit status $rc"; fi
 }
 # Empty the given files now: a log left by an earlier run must not satisfy a log_has wait before the
 # background process we just started has opened (and truncated) it; in UML that fork can take seconds.

@@ -17,11 +17,8 @@
 # there, BF-CBC, is absent from OpenSSL 3, hence --cipher AES-256-CBC. DCO does not do static keys.
 set -uo pipefail
 
-: "${TAPD:?TAPD must name the tapd binary}" "${OUTDIR:?OUTDIR must name a host directory for logs}"
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")" && pwd)}
 . "$SRCDIR/lib.sh"
-mkdir -p "$OUTDIR"
-log=$OUTDIR/tapd.log
 olog_a=$OUTDIR/openvpn-tapd.log
 olog_b=$OUTDIR/openvpn-peer.log
 key=$OUTDIR/static.key
@@ -39,17 +36,7 @@ command -v openvpn >/dev/null || { echo "SKIP: openvpn not installed"; exit 77; 
 "$TAPD" --device tapA,node=tap0 >"$log" 2>&1 &
 tapd_pid=$!
 
-ip netns add peer
-ip link add veth0 type veth peer name veth1 netns peer
-ip -batch - <<'B'
-addr add 192.168.79.1/24 dev veth0
-link set veth0 up
-B
-ip -n peer -batch - <<'B'
-link set lo up
-addr add 192.168.79.2/24 dev veth1
-link set veth1 up
-B
+peer_netns 192.168.79
 
 rm -f "$key"
 openvpn --genkey secret "$key" || { fail genkey "openvpn --genkey secret failed"; finish openvpn_test; }
@@ -58,11 +45,7 @@ ip netns exec peer openvpn --dev tapB "${common[@]}" --secret "$key" 1 \
   --local 192.168.79.2 --remote 192.168.79.1 --ifconfig 10.0.2.2 255.255.255.0 >"$olog_b" 2>&1 &
 ovpn_b=$!
 
-if ! wait_for 300 log_has "$log" "tapd: ready" || [[ ! -c /dev/tap0 ]]; then
-  fail startup "tapd not ready with /dev/tap0 within 30 s"
-  finish openvpn_test
-fi
-pass startup
+tapd_started openvpn_test tap0
 
 openvpn --dev tapA --dev-node /dev/tap0 "${common[@]}" --secret "$key" 0 \
   --local 192.168.79.1 --remote 192.168.79.2 --ifconfig 10.0.2.1 255.255.255.0 >"$olog_a" 2>&1 &
@@ -105,8 +88,5 @@ for x in "${l[@]}"; do [[ $x == *"TUN/TAP"*"fail"* || $x == *"ERROR"* || $x == *
 
 stop_pid "$ovpn_a" 50; ovpn_a=
 stop_pid "$ovpn_b" 50; ovpn_b=
-stop_pid "$tapd_pid" 100
-rc=$?
-tapd_pid=
-((rc == 0)) && pass tapd_exit_status || fail tapd_exit_status "exit status $rc"
+stop_tapd
 finish openvpn_test

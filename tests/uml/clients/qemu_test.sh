@@ -14,11 +14,8 @@
 # QEMU B is the reference: the same program on the kernel's own TUN driver.
 set -uo pipefail
 
-: "${TAPD:?TAPD must name the tapd binary}" "${OUTDIR:?OUTDIR must name a host directory for logs}"
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")" && pwd)}
 . "$SRCDIR/lib.sh"
-mkdir -p "$OUTDIR"
-log=$OUTDIR/tapd.log
 qlog_a=$OUTDIR/qemu-tapd.log
 qlog_b=$OUTDIR/qemu-peer.log
 logs=("$log" "$qlog_a" "$qlog_b")
@@ -36,17 +33,7 @@ command -v "$QEMU" >/dev/null || { echo "SKIP: $QEMU not installed"; exit 77; }
 "$TAPD" --device tap0 >"$log" 2>&1 &
 tapd_pid=$!
 
-ip netns add peer
-ip link add veth0 type veth peer name veth1 netns peer
-ip -batch - <<'B'
-addr add 192.168.78.1/24 dev veth0
-link set veth0 up
-B
-ip -n peer -batch - <<'B'
-link set lo up
-addr add 192.168.78.2/24 dev veth1
-link set veth1 up
-B
+peer_netns 192.168.78
 
 # A hubport must name a netdev defined before it on the command line.
 machine=(-M none -nodefaults -display none)
@@ -55,11 +42,7 @@ ip netns exec peer "$QEMU" "${machine[@]}" -netdev tap,id=t,ifname=qtap1,script=
   -netdev socket,id=s,udp=192.168.78.1:5001,localaddr=192.168.78.2:5002 "${hub[@]}" >"$qlog_b" 2>&1 &
 qemu_b=$!
 
-if ! wait_for 300 log_has "$log" "tapd: ready" || [[ ! -c /dev/tap0 ]]; then
-  fail startup "tapd not ready with /dev/tap0 within 30 s"
-  finish qemu_test
-fi
-pass startup
+tapd_started qemu_test tap0
 
 "$QEMU" "${machine[@]}" -netdev tap,id=t,fd=3 \
   -netdev socket,id=s,udp=192.168.78.2:5002,localaddr=192.168.78.1:5001 "${hub[@]}" 3<>/dev/tap0 >"$qlog_a" 2>&1 &
@@ -107,8 +90,5 @@ for q in "$qlog_a" "$qlog_b"; do
   ((${#bad[@]} == 0)) && pass "no_qemu_errors_${q##*/}" || fail "no_qemu_errors_${q##*/}" "${bad[*]}"
 done
 
-stop_pid "$tapd_pid" 100
-rc=$?
-tapd_pid=
-((rc == 0)) && pass tapd_exit_status || fail tapd_exit_status "exit status $rc"
+stop_tapd
 finish qemu_test
