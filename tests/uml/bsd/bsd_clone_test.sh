@@ -21,9 +21,14 @@ pass startup
 hold=$OUTDIR/hold
 out=$OUTDIR/bsd_tap_client.out
 rm -f "$hold"
+# Truncate here, not only by the `>` of the background job: that runs in the child, possibly after the
+# loop below has already read a "done" line left by an earlier run in the same OUTDIR.
+: >"$out"
 "$BSD_CLIENT" /dev/tap "$hold" >"$out" 2>&1 &
 client=$!
-(for _ in {1..60}; do ping -n -q -c1 -W1 10.0.9.2 >/dev/null 2>&1; sleep 0.2; done) &
+# The pinger lives as long as the client (bounded): a fixed number of tries could all fail fast (no route
+# yet) on a slow guest before the client has configured its address.
+(for _ in {1..150}; do kill -0 "$client" 2>/dev/null || break; ping -n -q -c1 -W1 10.0.9.2 >/dev/null 2>&1; sleep 0.2; done) &
 pinger=$!
 ifname=
 for _ in {1..250}; do
@@ -49,6 +54,7 @@ if [[ -n $ifname ]]; then
   [[ ! -e /sys/class/net/$ifname ]] && pass client_interface_gone_after_exit || fail client_interface_gone_after_exit "$ifname still exists"
 else
   fail client_arp_exchange "bsd_tap_client did not finish (output above)"
+  ip -s link; ip neigh; ip route
   touch "$hold"
   kill "$client" 2>/dev/null
 fi
