@@ -70,7 +70,9 @@ void event_loop::unwatch(watch* h) {
     std::erase(deferred_, w);
     std::replace(deferred_running_.begin(), deferred_running_.end(), w, static_cast<io_watcher*>(nullptr));
     if (!h->armed) {
-        delete h;
+        // No poll in flight (we may be inside this watch's own final completion): free it once the
+        // current batch of completions is done, never under handle_cqe's feet.
+        dead_.push_back(h);
         return;
     }
     io_uring_sqe* sqe = get_sqe();
@@ -88,6 +90,7 @@ void event_loop::handle_cqe(io_uring_cqe* cqe) {
     bool more = cqe->flags & IORING_CQE_F_MORE;
     if (!more) h->armed = false;
     if (!h->watcher) {
+        // Unwatched while the poll was in flight: this is (or precedes) its final completion.
         if (!more) delete h;
         return;
     }
@@ -98,13 +101,9 @@ void event_loop::handle_cqe(io_uring_cqe* cqe) {
     } else {
         h->watcher->on_ready(static_cast<unsigned>(cqe->res));
     }
-    // The watcher may have unwatched itself inside on_ready.
-    if (!h->armed) {
-        if (h->watcher)
-            arm(h);
-        else
-            delete h;
-    }
+    // The kernel ended the multishot poll: re-arm it, unless the watcher unwatched itself inside
+    // on_ready (then unwatch queued the record on dead_).
+    if (!h->armed && h->watcher) arm(h);
 }
 
 int event_loop::run() {
@@ -130,6 +129,8 @@ int event_loop::run() {
             ++seen;
         }
         io_uring_cq_advance(&ring_, seen);
+        for (watch* h : dead_) delete h;
+        dead_.clear();
     }
     io_uring_submit(&ring_);
     return 0;

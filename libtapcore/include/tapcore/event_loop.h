@@ -80,6 +80,7 @@ private:
     bool stopping_ = false;
     std::vector<io_watcher*> deferred_;
     std::vector<io_watcher*> deferred_running_;
+    std::vector<watch*> dead_;  // unwatched with no poll in flight: freed after the completion batch
 };
 
 }  // namespace tapd
