@@ -66,6 +66,7 @@ result<std::unique_ptr<cuse_session>> cuse_session::start(std::unique_ptr<cuse_s
     char* argv[] = {arg0, nullptr};
     fuse_args args = FUSE_ARGS_INIT(1, argv);
     s->se_ = cuse_lowlevel_new(&args, &ci, &ops, s.get());
+    fuse_opt_free_args(&args);  // libfuse may have added to them
     if (!s->se_) {
         ::close(fd);
         return make_error(EIO, "cuse_lowlevel_new for " + s->node_name_ + " failed");

@@ -39,6 +39,7 @@ result<std::unique_ptr<fuse_mount>> fuse_mount::create(event_loop& loop, std::st
     char* argv[] = {arg0, arg1, arg2, nullptr};
     fuse_args args = FUSE_ARGS_INIT(3, argv);
     m->se_ = fuse_session_new(&args, &ops, sizeof ops, m.get());
+    fuse_opt_free_args(&args);  // libfuse may have added to them
     if (!m->se_) return make_error(EIO, "fuse_session_new failed");
     if (fuse_session_mount(m->se_, m->dir_.c_str()) != 0)
         return make_error(EIO, "mounting tapd's FUSE filesystem on " + m->dir_ +

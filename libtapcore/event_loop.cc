@@ -37,6 +37,14 @@ event_loop::event_loop(unsigned entries) {
 
 event_loop::~event_loop() {
     if (ring_ok_) io_uring_queue_exit(&ring_);
+    // Polls still in flight (watchers unwatched after the loop stopped, whose final completions were
+    // never reaped) died with the ring: their records are freed here.
+    for (watch* h : records_) delete h;
+}
+
+void event_loop::release(watch* h) {
+    std::erase(records_, h);
+    delete h;
 }
 
 io_uring_sqe* event_loop::get_sqe() {
@@ -59,6 +67,7 @@ void event_loop::arm(watch* h) {
 
 event_loop::watch* event_loop::watch_fd(int fd, io_watcher* w, unsigned events) {
     auto* h = new watch{fd, events, w};  // control path: once per registration
+    records_.push_back(h);
     arm(h);
     return h;
 }
@@ -91,7 +100,7 @@ void event_loop::handle_cqe(io_uring_cqe* cqe) {
     if (!more) h->armed = false;
     if (!h->watcher) {
         // Unwatched while the poll was in flight: this is (or precedes) its final completion.
-        if (!more) delete h;
+        if (!more) release(h);
         return;
     }
     if (cqe->res < 0) {
@@ -129,7 +138,7 @@ int event_loop::run() {
             ++seen;
         }
         io_uring_cq_advance(&ring_, seen);
-        for (watch* h : dead_) delete h;
+        for (watch* h : dead_) release(h);
         dead_.clear();
     }
     io_uring_submit(&ring_);

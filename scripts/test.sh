@@ -4,6 +4,7 @@
 #   netns   real kernel on the host, root, throwaway network namespaces, FUSE-mount mode
 #   uml     real CUSE inside user-mode-linux
 #   fuzz    libFuzzer targets, in their own clang build (`cmake --preset fuzz`); TAPD_FUZZ=0 skips them
+#   asan    unit and netns again, built with AddressSanitizer + UBSan (`cmake --preset asan`); TAPD_ASAN=0 skips
 # A test that cannot run here exits 77 and CTest reports it as "Skipped" (never as passed). Under CI
 # (CI=true) a skipped test fails the run: CI's machine can run every tier, so a skip there is a bug.
 set -euo pipefail
@@ -26,6 +27,16 @@ if [ "${TAPD_FUZZ:-1}" = 1 ]; then
   cmake --preset fuzz >/dev/null
   cmake --build build-fuzz -j"$jobs" --target fuzzers
   ctest --test-dir build-fuzz -L fuzz --output-on-failure 2>&1 | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+fi
+
+# The daemon and its host tests again under AddressSanitizer + UBSan (LeakSanitizer included): a bad
+# input must never crash tapd, and nothing it allocates may leak. TAPD_ASAN=0 skips this.
+if [ "${TAPD_ASAN:-1}" = 1 ]; then
+  cmake --preset asan >/dev/null
+  cmake --build build-asan -j"$jobs" --target tapd test_unit test_netns_tapd test_netns_packet test_netns_netlink
+  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(pwd)/tests/lsan.supp \
+    ctest --test-dir build-asan -L 'unit|netns' -E loop_syscalls --output-on-failure 2>&1 | tee -a "$log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 fi
 

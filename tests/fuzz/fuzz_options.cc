@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     try {
         tapd::options o = tapd::parse_options(static_cast<int>(strs.size()), argv.data());
-        if (!o.help && !o.version && o.devices.empty()) std::abort();
+        if (!o.help && !o.version && o.devices.empty() && !o.clone) std::abort();  // something to serve
+        if (o.clone && o.fuse_mount_dir) std::abort();  // cloning needs CUSE
         if (o.txqueuelen < 1 || o.txqueuelen > (1u << 20)) std::abort();
         for (std::size_t i = 0; i < o.devices.size(); ++i) {
             const auto& d = o.devices[i];

@@ -74,13 +74,15 @@ private:
     io_uring_sqe* get_sqe();
     void arm(watch* h);
     void handle_cqe(io_uring_cqe* cqe);
+    void release(watch* h);
 
     io_uring ring_{};
     bool ring_ok_ = false;
     bool stopping_ = false;
     std::vector<io_watcher*> deferred_;
     std::vector<io_watcher*> deferred_running_;
-    std::vector<watch*> dead_;  // unwatched with no poll in flight: freed after the completion batch
+    std::vector<watch*> dead_;     // unwatched with no poll in flight: freed after the completion batch
+    std::vector<watch*> records_;  // every live record (registration-time bookkeeping, not per event)
 };
 
 }  // namespace tapd
