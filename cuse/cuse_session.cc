@@ -108,7 +108,6 @@ void cuse_session::ll_init(void* userdata, fuse_conn_info* conn) {
 
 void cuse_session::ll_init_done(void* userdata) {
     auto* s = static_cast<cuse_session*>(userdata);
-    s->ready_ = true;
     if (s->on_ready_) s->on_ready_(*s);
 }
 

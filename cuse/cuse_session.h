@@ -37,10 +37,7 @@ public:
     cuse_session& operator=(const cuse_session&) = delete;
 
     const std::string& node_name() const { return node_name_; }
-    bool ready() const { return ready_; }
     device* dev() const { return dev_; }
-    std::size_t max_write() const { return max_write_; }
-    std::size_t open_files() const { return open_files_.size(); }
     // The device was removed: new opens get ENODEV. `on_idle` runs (from the loop) once no file is open,
     // when the session may be destroyed.
     void detach_device(std::function<void()> on_idle);
@@ -70,7 +67,6 @@ private:
     fuse_buf buf_{};
     chr::file_registry open_files_;  // destroyed before se_ is: see the destructor
     std::size_t max_write_ = 0;
-    bool ready_ = false;
     std::function<void()> on_idle_;
     clone_open_fn clone_open_;
     clone_closed_fn clone_closed_;

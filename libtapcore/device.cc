@@ -145,12 +145,9 @@ long device::transmit(queue& q, const std::uint8_t* data, std::size_t len) noexc
     std::uint8_t native[vnet_hdr_len];
     vnet_hdr_encode(h, host_le, native);
     long n = backend_->transmit(native, frame, flen);
-    if (n == -EIO && pers_->accepts_writes_when_down()) {
-        // The TUN interface is down. tap(4) takes the frame anyway (and the stack drops it): so do we.
-        ++q.tx_dropped;
-        ++stats_.tx_dropped;
-        return static_cast<long>(len);
-    }
+    // The TUN interface is down. tap(4) takes the frame anyway (and the stack drops it): so do we,
+    // counting it as refused.
+    if (n == -EIO && pers_->accepts_writes_when_down()) return refuse(q, static_cast<long>(len));
     // The link is being deleted (it goes down first): say what the device's next operation will say.
     if (n == -ENETDOWN && backend_->link_gone()) n = -ENODEV;
     if (n < 0) return refuse(q, n);

@@ -58,7 +58,6 @@ public:
     void set_carrier(bool on) noexcept { backend_->set_carrier(on); }
     const device_stats& stats() const { return stats_; }
     std::size_t queue_count() const { return queues_.size(); }
-    std::size_t enabled_count() const { return taps_.size(); }
 
     // Re-reads the link from the kernel (name, MTU, MAC, state) and returns it.
     result<nl::link_info> refresh_link();
