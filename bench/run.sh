@@ -2,7 +2,7 @@
 # run.sh — tapd's data-path benchmark: frames/s through a kernel TAP fd, tapd's device file (FUSE-mount
 # mode) and the FUSE transport floor, in one run, in a throwaway network namespace. Builds nothing.
 #
-#   bench/run.sh [BUILD_DIR]          (default /work/main/build; needs root)
+#   bench/run.sh [BUILD_DIR]          (default: build/ next to bench/, i.e. this checkout's; needs root)
 #
 # Environment:
 #   BENCH_SECONDS    seconds per measurement cell (default 2)
@@ -18,7 +18,8 @@
 # (with tap0, ktap0 and both FUSE mounts) disappears when this script ends.
 set -euo pipefail
 
-BUILD=$(readlink -f "${1:-/work/main/build}")
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=$(readlink -f "${1:-$HERE/../build}")
 TAPD="$BUILD/daemon/tapd"
 TAP_BENCH="$BUILD/bench/tap_bench"
 FLOOR="$BUILD/bench/floor_fuse"
@@ -45,17 +46,17 @@ if [ -z "${TAP_BENCH_IN_NETNS:-}" ]; then
     [ -n "$TAP_WORKLOADS" ] && needed+=("$TAP_BENCH" "$FLOOR")
     [ -n "$PACKET_RX" ] && needed+=("$PACKET_BENCH")
     for b in "${needed[@]}"; do
-        [ -x "$b" ] || { echo "run.sh: $b missing: build first (make -C $BUILD -j2)" >&2; exit 1; }
+        [ -x "$b" ] || { echo "run.sh: $b missing: build first (cmake --build $BUILD -j2)" >&2; exit 1; }
     done
     export TAP_BENCH_IN_NETNS=1
-    exec unshare --net --mount --propagation private "$(readlink -f "$0")" "$BUILD"
+    exec unshare --net --mount --propagation private "$HERE/run.sh" "$BUILD"
 fi
 
 # ---- inside the throwaway namespaces from here on ----
 # No IPv6: no router solicitations, MLD or DAD frames mixed into the read paths.
 sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
 
-WORK=$(mktemp -d /tmp/tap_bench.XXXXXX)
+WORK=$(mktemp -d -t tap_bench.XXXXXX)
 mkdir "$WORK/tapd" "$WORK/floor" "$WORK/ptapd"
 TAPD_PID=""
 FLOOR_PID=""
