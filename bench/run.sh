@@ -10,7 +10,10 @@
 #   BENCH_SIZES      frame sizes, comma-separated (default 64,1500)
 #   BENCH_WORKLOADS  any of write,read,flood,rtt (default all four), and packet_rx (not in the
 #                    default): frames/s received through tapd's packet backend (a macvlan on veth0, frames
-#                    sent from veth1) versus a plain AF_PACKET recv() reader on that macvlan (packet_bench)
+#                    sent from veth1) versus a plain AF_PACKET recv() reader on that macvlan (packet_bench);
+#                    and forwarder (not in the default): iperf3 and ping between two network namespaces
+#                    through a userspace forwarder over kernel taps and over tapd (forwarder.sh, which
+#                    reads its own BENCH_FWD_* variables)
 #   BENCH_WINDOW     frames in flight for the closed-loop read workload (default 256)
 #   BENCH_KEEP_LOGS  set to keep the temporary directory with tapd's and floor_fuse's logs
 #
@@ -25,13 +28,16 @@ TAP_BENCH="$BUILD/bench/tap_bench"
 FLOOR="$BUILD/bench/floor_fuse"
 PACKET_BENCH="$BUILD/bench/packet_bench"
 
-# Split the workloads: tap_bench's (kernel TAP / tapd tap0 / floor) and packet_bench's (packet_rx).
+# Split the workloads: tap_bench's (kernel TAP / tapd tap0 / floor), packet_bench's (packet_rx) and
+# forwarder.sh's (forwarder).
 TAP_WORKLOADS=""
 PACKET_RX=""
+FORWARDER=""
 IFS=, read -ra _wl <<<"${BENCH_WORKLOADS:-write,read,flood,rtt}"
 for w in "${_wl[@]}"; do
     case $w in
         packet_rx) PACKET_RX=1 ;;
+        forwarder) FORWARDER=1 ;;
         "") ;;
         *) TAP_WORKLOADS="${TAP_WORKLOADS:+$TAP_WORKLOADS,}$w" ;;
     esac
@@ -45,6 +51,7 @@ if [ -z "${TAP_BENCH_IN_NETNS:-}" ]; then
     needed=("$TAPD")
     [ -n "$TAP_WORKLOADS" ] && needed+=("$TAP_BENCH" "$FLOOR")
     [ -n "$PACKET_RX" ] && needed+=("$PACKET_BENCH")
+    [ -n "$FORWARDER" ] && needed+=("$BUILD/bench/tap_forwarder")
     for b in "${needed[@]}"; do
         [ -x "$b" ] || { echo "run.sh: $b missing: build first (cmake --build $BUILD -j2)" >&2; exit 1; }
     done
@@ -149,4 +156,10 @@ if [ -n "$PACKET_RX" ]; then
     echo
     echo "tapd's counters (packet backend):"
     grep "stats " "$WORK/ptapd.log" | tail -n 1 | sed 's/^/  /'
+fi
+
+if [ -n "$FORWARDER" ]; then
+    # Its own namespaces (fwd1, fwd2) and its own tapd; nothing shared with the workloads above.
+    echo
+    "$HERE/forwarder.sh" "$BUILD"
 fi
