@@ -1,6 +1,7 @@
 // bench_util.h — what the frame-rate benchmarks (tap_bench, packet_bench) share: the frame format, the
 // closed/open-loop AF_PACKET frame generator, the reader loop that measures a receive path against it,
-// the stall watchdog, and the small helpers around them. Header-only; benchmarks only, never tapd.
+// the stall watchdog, and the small helpers around them (tap_forwarder uses the vnet-header constants
+// and die()). Header-only; benchmarks only, never tapd.
 //
 // The generator and the reader are one design, used by tap_bench's read/flood and packet_bench's
 // packet_rx alike: a generator thread sends one fixed frame out of an interface through an AF_PACKET
