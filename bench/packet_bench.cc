@@ -23,14 +23,12 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -38,33 +36,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace {
 
-using clk = std::chrono::steady_clock;
-constexpr std::size_t vnet_len = 10;
-constexpr std::uint16_t bench_ethertype = 0x88b5;
-constexpr std::uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x77, 0x02};
-
-[[noreturn]] void die(const std::string& what) {
-    std::fprintf(stderr, "packet_bench: %s: %s\n", what.c_str(), std::strerror(errno));
-    std::exit(1);
-}
-double secs_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
+using namespace bench;
 
 int ifindex_of(const std::string& n) {
     int i = static_cast<int>(::if_nametoindex(n.c_str()));
@@ -79,26 +60,6 @@ void if_mac(const std::string& n, std::uint8_t out[6]) {
     if (s < 0 || ::ioctl(s, SIOCGIFHWADDR, &r) < 0) die("SIOCGIFHWADDR " + n);
     std::memcpy(out, r.ifr_hwaddr.sa_data, 6);
     ::close(s);
-}
-
-// ---- watchdog: a reader stalled for 1 s gets SIGUSR2 (no SA_RESTART), so its read returns EINTR ----
-std::atomic<std::uint64_t> g_progress{0};
-std::atomic<bool> g_armed{false}, g_quit{false};
-pthread_t g_reader;
-void watchdog() {
-    std::uint64_t last = 0;
-    auto since = clk::now();
-    while (!g_quit.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        std::uint64_t p = g_progress.load(std::memory_order_relaxed);
-        if (p != last || !g_armed.load()) {
-            last = p;
-            since = clk::now();
-        } else if (secs_since(since) > 1.0) {
-            pthread_kill(g_reader, SIGUSR2);
-            since = clk::now();
-        }
-    }
 }
 
 struct result {
@@ -130,146 +91,24 @@ int open_path(const path& p, const std::string& tapd_file, int link_ifindex) {
     return s;
 }
 
-// Reads whatever is queued until the fd has been empty for ~100 ms; returns frames read.
-std::uint64_t drain(int fd) {
-    int fl = ::fcntl(fd, F_GETFL);
-    ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-    std::uint8_t buf[2048];
-    std::uint64_t n = 0;
-    int idle = 0;
-    while (idle < 5) {
-        ssize_t r = ::read(fd, buf, sizeof buf);
-        if (r > 0) {
-            ++n;
-            idle = 0;
-        } else if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-            ++idle;
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        } else {
-            die("drain read");
-        }
-    }
-    ::fcntl(fd, F_SETFL, fl);
-    return n;
-}
-
-bool is_bench_frame(const std::uint8_t* b, ssize_t n, std::size_t hdr) {
-    return n >= static_cast<ssize_t>(hdr + 14) && b[hdr + 12] == (bench_ethertype >> 8) &&
-           b[hdr + 13] == (bench_ethertype & 0xff);
-}
-
 result run_rx(const path& p, int fd, int gen_ifindex, const std::uint8_t dst[6], std::size_t size, double seconds,
-              unsigned window) {
-    std::uint8_t buf[2048];
-    std::vector<std::uint8_t> frame(size, 0);
-    std::memcpy(frame.data(), dst, 6);
-    std::memcpy(frame.data() + 6, peer_mac, 6);
-    frame[12] = bench_ethertype >> 8;
-    frame[13] = bench_ethertype & 0xff;
-    std::memcpy(frame.data() + 14, "packetbench", 11);
-
+              unsigned window, watchdog& wd) {
     drain(fd);
-    std::atomic<bool> stop{false};
-    std::atomic<std::uint64_t> sent{0}, enobufs{0}, waits{0}, got_total{0};
-    std::atomic<bool> gen_waiting{false};
-    std::thread gen([&] {
-        int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: sends only
-        if (s < 0) die("socket AF_PACKET (generator)");
-        sockaddr_ll sll{};
-        sll.sll_family = AF_PACKET;
-        sll.sll_ifindex = gen_ifindex;
-        if (::bind(s, reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0) die("bind AF_PACKET (generator)");
-        constexpr unsigned max_batch = 32;
-        iovec iov{frame.data(), frame.size()};
-        mmsghdr msgs[max_batch]{};
-        for (auto& m : msgs) {
-            m.msg_hdr.msg_iov = &iov;
-            m.msg_hdr.msg_iovlen = 1;
-        }
-        std::uint64_t my_sent = 0;
-        while (!stop.load(std::memory_order_relaxed)) {
-            unsigned batch = max_batch;
-            if (window) {
-                std::uint64_t g = got_total.load(std::memory_order_acquire);
-                std::uint64_t inflight = my_sent - std::min(my_sent, g);
-                if (inflight >= window) {
-                    gen_waiting.store(true, std::memory_order_seq_cst);
-                    waits.fetch_add(1, std::memory_order_relaxed);
-                    for (;;) {
-                        g = got_total.load(std::memory_order_seq_cst);
-                        if (my_sent - std::min(my_sent, g) <= window / 2 || stop.load()) break;
-                        got_total.wait(g, std::memory_order_seq_cst);
-                    }
-                    gen_waiting.store(false, std::memory_order_relaxed);
-                    continue;
-                }
-                batch = static_cast<unsigned>(std::min<std::uint64_t>(max_batch, window - inflight));
-            }
-            int r = ::sendmmsg(s, msgs, batch, 0);
-            if (r > 0) {
-                my_sent += static_cast<unsigned>(r);
-                sent.fetch_add(static_cast<unsigned>(r), std::memory_order_relaxed);
-            } else if (errno == ENOBUFS) {
-                enobufs.fetch_add(1, std::memory_order_relaxed);
-                my_sent += 1;
-                sent.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                die("sendmmsg");
-            }
-        }
-        ::close(s);
-    });
-
-    std::uint64_t n = 0, other = 0, eintr = 0, sent0 = 0, got0 = 0;
-    clk::time_point t0;
-    double el = 0;
-    bool started = false;
-    g_armed = true;
-    for (;;) {
-        ssize_t r = p.hdr ? ::read(fd, buf, sizeof buf) : ::recv(fd, buf, sizeof buf, 0);
-        g_progress.fetch_add(1, std::memory_order_relaxed);
-        if (r < 0) {
-            if (errno != EINTR) die(p.name + ": read");
-            ++eintr;
-            if (window) got_total.notify_one();
-            continue;
-        }
-        if (!is_bench_frame(buf, r, p.hdr)) {
-            ++other;
-            continue;
-        }
-        got_total.fetch_add(1, std::memory_order_seq_cst);
-        if (window && gen_waiting.load(std::memory_order_seq_cst)) got_total.notify_one();
-        if (!started) {
-            started = true;
-            sent0 = sent.load();
-            got0 = got_total.load();
-            t0 = clk::now();
-            continue;
-        }
-        ++n;
-        if ((n & 15) == 0 && (el = secs_since(t0)) >= seconds) break;
-    }
-    std::uint64_t sent_win = sent.load() - sent0;
-    g_armed = false;
-    stop = true;
-    got_total.fetch_add(std::uint64_t{1} << 40);
-    got_total.notify_all();
-    gen.join();
-    std::uint64_t drained = drain(fd);
-    std::uint64_t total = sent.load(), got = got0 + n + drained;
+    frame_generator gen(gen_ifindex, bench_frame(dst, peer_mac, size), window);
+    // The same syscall per frame as each receiver would use: recv() on the socket, read() on tapd's file.
+    auto rd = [&p](int f, std::uint8_t* b, std::size_t n) { return p.hdr ? ::read(f, b, n) : ::recv(f, b, n, 0); };
+    rx_measurement m = measure_rx(p.name, fd, rd, p.hdr, gen, wd, seconds);
     result res;
-    res.fps = static_cast<double>(n) / el;
+    res.fps = m.fps;
     char note[400];
     char wbuf[80] = "open loop; ";
     if (window)
         std::snprintf(wbuf, sizeof wbuf, "window %u, generator slept %llu times; ", window,
-                      static_cast<unsigned long long>(waits.load()));
-    std::snprintf(note, sizeof note, "%sgenerator %.0f fps; sent %llu, read %llu, lost %llu%s%s%s", wbuf,
-                  static_cast<double>(sent_win) / el, static_cast<unsigned long long>(total),
-                  static_cast<unsigned long long>(got), static_cast<unsigned long long>(total > got ? total - got : 0),
-                  other ? " (foreign frames skipped)" : "", enobufs ? " (sendmmsg ENOBUFS seen)" : "",
-                  eintr ? " (reader stalled: watchdog fired)" : "");
+                      static_cast<unsigned long long>(m.gen.waits));
+    std::snprintf(note, sizeof note, "%sgenerator %.0f fps; sent %llu, read %llu, lost %llu%s%s%s", wbuf, m.gen_fps,
+                  static_cast<unsigned long long>(m.sent), static_cast<unsigned long long>(m.got),
+                  static_cast<unsigned long long>(m.lost()), m.other ? " (foreign frames skipped)" : "",
+                  m.gen.enobufs ? " (sendmmsg ENOBUFS seen)" : "", m.eintr ? " (reader stalled: watchdog fired)" : "");
     res.note = note;
     return res;
 }
@@ -306,10 +145,8 @@ int main(int argc, char** argv) {
         else if (a == "--seconds") seconds = std::atof(val().c_str());
         else if (a == "--rounds") rounds = std::max(1, std::atoi(val().c_str()));
         else if (a == "--window") window = static_cast<unsigned>(std::max(0, std::atoi(val().c_str())));
-        else if (a == "--sizes") {
-            sizes.clear();
-            for (auto& s : split(val())) sizes.push_back(static_cast<std::size_t>(std::atoi(s.c_str())));
-        } else {
+        else if (a == "--sizes") sizes = parse_frame_sizes(val());
+        else {
             usage();
             return 2;
         }
@@ -318,20 +155,9 @@ int main(int argc, char** argv) {
         usage();
         return 2;
     }
-    for (std::size_t s : sizes)
-        if (s < 60 || s > 1514) {
-            std::fprintf(stderr, "packet_bench: frame sizes must be 60..1514 (Ethernet, no FCS)\n");
-            return 2;
-        }
     if (seconds <= 0) seconds = 2;
 
-    struct sigaction sa{};
-    sa.sa_handler = [](int) {};
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    sigaction(SIGUSR2, &sa, nullptr);
-    g_reader = pthread_self();
-    std::thread wd(watchdog);
+    watchdog wd;  // watches this thread, the reader
 
     const int link_ifindex = ifindex_of(link), gen_ifindex = ifindex_of(gen_if);
     std::uint8_t dst[6];
@@ -349,7 +175,7 @@ int main(int argc, char** argv) {
                 bool stopped = p.name == "packet";
                 if (stopped && ::kill(tapd_pid, SIGSTOP) < 0) die("SIGSTOP tapd");
                 int fd = open_path(p, tapd_file, link_ifindex);
-                result r = run_rx(p, fd, gen_ifindex, dst, size, seconds, window);
+                result r = run_rx(p, fd, gen_ifindex, dst, size, seconds, window, wd);
                 ::close(fd);
                 if (stopped) {
                     if (::kill(tapd_pid, SIGCONT) < 0) die("SIGCONT tapd");
@@ -377,7 +203,5 @@ int main(int argc, char** argv) {
     std::printf("\ndetails (every measurement, in the order run):\n");
     for (auto& d : details) std::printf("  %s\n", d.c_str());
     std::fflush(stdout);
-    g_quit = true;
-    wd.join();
     return 0;
 }

@@ -2,7 +2,7 @@
 # run.sh — tapd's data-path benchmark: frames/s through a kernel TAP fd, tapd's device file (FUSE-mount
 # mode) and the FUSE transport floor, in one run, in a throwaway network namespace. Builds nothing.
 #
-#   bench/run.sh [BUILD_DIR]          (default /work/main/build; needs root)
+#   bench/run.sh [BUILD_DIR]          (default: build/ next to bench/, i.e. this checkout's; needs root)
 #
 # Environment:
 #   BENCH_SECONDS    seconds per measurement cell (default 2)
@@ -10,7 +10,10 @@
 #   BENCH_SIZES      frame sizes, comma-separated (default 64,1500)
 #   BENCH_WORKLOADS  any of write,read,flood,rtt (default all four), and packet_rx (not in the
 #                    default): frames/s received through tapd's packet backend (a macvlan on veth0, frames
-#                    sent from veth1) versus a plain AF_PACKET recv() reader on that macvlan (packet_bench)
+#                    sent from veth1) versus a plain AF_PACKET recv() reader on that macvlan (packet_bench);
+#                    and forwarder (not in the default): iperf3 and ping between two network namespaces
+#                    through a userspace forwarder over kernel taps and over tapd (forwarder.sh, which
+#                    reads its own BENCH_FWD_* variables)
 #   BENCH_WINDOW     frames in flight for the closed-loop read workload (default 256)
 #   BENCH_KEEP_LOGS  set to keep the temporary directory with tapd's and floor_fuse's logs
 #
@@ -18,19 +21,23 @@
 # (with tap0, ktap0 and both FUSE mounts) disappears when this script ends.
 set -euo pipefail
 
-BUILD=$(readlink -f "${1:-/work/main/build}")
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=$(readlink -f "${1:-$HERE/../build}")
 TAPD="$BUILD/daemon/tapd"
 TAP_BENCH="$BUILD/bench/tap_bench"
 FLOOR="$BUILD/bench/floor_fuse"
 PACKET_BENCH="$BUILD/bench/packet_bench"
 
-# Split the workloads: tap_bench's (kernel TAP / tapd tap0 / floor) and packet_bench's (packet_rx).
+# Split the workloads: tap_bench's (kernel TAP / tapd tap0 / floor), packet_bench's (packet_rx) and
+# forwarder.sh's (forwarder).
 TAP_WORKLOADS=""
 PACKET_RX=""
+FORWARDER=""
 IFS=, read -ra _wl <<<"${BENCH_WORKLOADS:-write,read,flood,rtt}"
 for w in "${_wl[@]}"; do
     case $w in
         packet_rx) PACKET_RX=1 ;;
+        forwarder) FORWARDER=1 ;;
         "") ;;
         *) TAP_WORKLOADS="${TAP_WORKLOADS:+$TAP_WORKLOADS,}$w" ;;
     esac
@@ -44,18 +51,19 @@ if [ -z "${TAP_BENCH_IN_NETNS:-}" ]; then
     needed=("$TAPD")
     [ -n "$TAP_WORKLOADS" ] && needed+=("$TAP_BENCH" "$FLOOR")
     [ -n "$PACKET_RX" ] && needed+=("$PACKET_BENCH")
+    [ -n "$FORWARDER" ] && needed+=("$BUILD/bench/tap_forwarder")
     for b in "${needed[@]}"; do
-        [ -x "$b" ] || { echo "run.sh: $b missing: build first (make -C $BUILD -j2)" >&2; exit 1; }
+        [ -x "$b" ] || { echo "run.sh: $b missing: build first (cmake --build $BUILD -j2)" >&2; exit 1; }
     done
     export TAP_BENCH_IN_NETNS=1
-    exec unshare --net --mount --propagation private "$(readlink -f "$0")" "$BUILD"
+    exec unshare --net --mount --propagation private "$HERE/run.sh" "$BUILD"
 fi
 
 # ---- inside the throwaway namespaces from here on ----
 # No IPv6: no router solicitations, MLD or DAD frames mixed into the read paths.
 sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
 
-WORK=$(mktemp -d /tmp/tap_bench.XXXXXX)
+WORK=$(mktemp -d -t tap_bench.XXXXXX)
 mkdir "$WORK/tapd" "$WORK/floor" "$WORK/ptapd"
 TAPD_PID=""
 FLOOR_PID=""
@@ -148,4 +156,10 @@ if [ -n "$PACKET_RX" ]; then
     echo
     echo "tapd's counters (packet backend):"
     grep "stats " "$WORK/ptapd.log" | tail -n 1 | sed 's/^/  /'
+fi
+
+if [ -n "$FORWARDER" ]; then
+    # Its own namespaces (fwd1, fwd2) and its own tapd; nothing shared with the workloads above.
+    echo
+    "$HERE/forwarder.sh" "$BUILD"
 fi

@@ -7,7 +7,7 @@
 //
 // Paths (every frame written carries a 10-byte virtio_net_hdr of zeros; every read returns one):
 //   kernel  /dev/net/tun, TUNSETIFF IFF_TAP|IFF_NO_PI|IFF_VNET_HDR on --kernel-if (created here),
-//           TUNSETVNETHDRSZ 10, TUNSETOFFLOAD 0 — the same configuration tapd's backend uses.
+//           TUNSETVNETHDRSZ 10, TUNSETOFFLOAD 0 (the frames are not TCP: offloads would change nothing).
 //   tapd    the file tapd serves (--tapd FILE) for interface --tapd-if.
 //   floor   floor_fuse's echo file (--floor FILE): a write stores the frame, a read returns it.
 // All three fds are opened O_RDWR, blocking; reads use the same 2048-byte buffer.
@@ -39,18 +39,14 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -64,21 +60,12 @@
 #include <tuple>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace {
 
-using clk = std::chrono::steady_clock;
-constexpr std::size_t vnet_len = 10;
-constexpr std::size_t read_buf_size = 2048;
-constexpr std::uint16_t bench_ethertype = 0x88b5;
-constexpr std::uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x77, 0x02};   // "the other end"
+using namespace bench;
 constexpr std::uint8_t alien_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x77, 0x99};  // nobody's
-
-[[noreturn]] void die(const std::string& what) {
-    std::fprintf(stderr, "tap_bench: %s: %s\n", what.c_str(), std::strerror(errno));
-    std::exit(1);
-}
-
-double secs_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
 
 // ---- interface plumbing (ioctls on an AF_INET socket; this process's network namespace) ----
 
@@ -181,31 +168,12 @@ int open_kernel_tap(const std::string& name) {
 
 // ---- frames ----
 
-void put16(std::uint8_t* p, std::uint16_t v) {
-    p[0] = static_cast<std::uint8_t>(v >> 8);
-    p[1] = static_cast<std::uint8_t>(v);
-}
-std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
-
 // vnet header (zeros) + Ethernet frame of `size` bytes to a MAC nobody has, EtherType 0x88b5.
 std::vector<std::uint8_t> data_write(std::size_t size) {
-    std::vector<std::uint8_t> b(vnet_len + size, 0);
-    std::uint8_t* e = b.data() + vnet_len;
-    std::memcpy(e, alien_mac, 6);
-    std::memcpy(e + 6, peer_mac, 6);
-    put16(e + 12, bench_ethertype);
-    for (std::size_t i = 14; i < size; ++i) e[i] = static_cast<std::uint8_t>(i);
+    std::vector<std::uint8_t> b(vnet_len, 0);
+    auto e = bench_frame(alien_mac, peer_mac, size);
+    b.insert(b.end(), e.begin(), e.end());
     return b;
-}
-
-// A raw Ethernet frame for the AF_PACKET generator: from the interface to the peer.
-std::vector<std::uint8_t> gen_frame(const iface& f, std::size_t size) {
-    std::vector<std::uint8_t> e(size, 0);
-    std::memcpy(e.data(), peer_mac, 6);
-    std::memcpy(e.data() + 6, f.mac, 6);
-    put16(e.data() + 12, bench_ethertype);
-    for (std::size_t i = 14; i < size; ++i) e[i] = static_cast<std::uint8_t>(i);
-    return e;
 }
 
 // vnet header + broadcast ARP request "who has f.addr? tell f.peer", zero-padded to `size`.
@@ -231,58 +199,6 @@ bool is_arp_reply(const std::uint8_t* buf, ssize_t n) {
     if (n < static_cast<ssize_t>(vnet_len + 14 + 8)) return false;
     const std::uint8_t* e = buf + vnet_len;
     return get16(e + 12) == ETH_P_ARP && get16(e + 14 + 6) == 2;
-}
-
-bool is_bench_frame(const std::uint8_t* buf, ssize_t n) {
-    return n >= static_cast<ssize_t>(vnet_len + 14) && get16(buf + vnet_len + 12) == bench_ethertype;
-}
-
-// ---- a watchdog so that no blocking read hangs the run ----
-// If the reader makes no progress for 1 s while armed, it gets SIGUSR2 (handler without SA_RESTART):
-// the read returns EINTR (for tapd, through FUSE_INTERRUPT).
-
-std::atomic<std::uint64_t> g_progress{0};
-std::atomic<bool> g_armed{false};
-std::atomic<bool> g_quit{false};
-pthread_t g_reader;
-
-void watchdog() {
-    std::uint64_t last = 0;
-    auto since = clk::now();
-    while (!g_quit.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        std::uint64_t p = g_progress.load(std::memory_order_relaxed);
-        if (p != last || !g_armed.load()) {
-            last = p;
-            since = clk::now();
-        } else if (secs_since(since) > 1.0) {
-            pthread_kill(g_reader, SIGUSR2);
-            since = clk::now();
-        }
-    }
-}
-
-// Reads until the fd has been empty for ~100 ms; returns frames read.
-std::uint64_t drain(int fd) {
-    int fl = ::fcntl(fd, F_GETFL);
-    ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-    std::uint8_t buf[read_buf_size];
-    std::uint64_t n = 0;
-    int idle = 0;
-    while (idle < 5) {
-        ssize_t r = ::read(fd, buf, sizeof buf);
-        if (r > 0) {
-            ++n;
-            idle = 0;
-        } else if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-            ++idle;
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        } else {
-            die("drain read");
-        }
-    }
-    ::fcntl(fd, F_SETFL, fl);
-    return n;
 }
 
 // ---- the paths and workloads ----
@@ -331,17 +247,16 @@ result run_write(const path& p, std::size_t size, double seconds) {
     return res;
 }
 
-// read (window > 0): closed loop, the generator keeps at most `window` frames in flight (sent, not yet
-// read) and sleeps on a futex (std::atomic::wait) when it is that far ahead, until the reader has caught
-// up to half the window; with a window well below the queue lengths (txqueuelen 1000) nothing should be
-// dropped, so the result is the rate the reader sustains without loss.
+// read (window > 0): closed loop (bench_util.h's generator keeps at most `window` frames in flight);
+// with a window well below the queue lengths (txqueuelen 1000) nothing should be dropped, so the result
+// is the rate the reader sustains without loss.
 // flood (window == 0): open loop, the generator sends as fast as it can; what gets through an
 // overloaded path, and where the rest is dropped.
-result run_read(const path& p, std::size_t size, double seconds, unsigned window) {
-    std::uint8_t buf[read_buf_size];
+result run_read(const path& p, std::size_t size, double seconds, unsigned window, watchdog& wd) {
     result res;
     char note[400];
     if (p.floor) {
+        std::uint8_t buf[read_buf_size];
         auto frame = data_write(size);
         if (::write(p.fd, frame.data(), frame.size()) != static_cast<ssize_t>(frame.size())) die("floor write");
         std::uint64_t n = 0;
@@ -362,124 +277,29 @@ result run_read(const path& p, std::size_t size, double seconds, unsigned window
 
     drain(p.fd);
     ifstats s0 = read_ifstats(p.ifc.name);
-    std::atomic<bool> stop{false};
-    std::atomic<std::uint64_t> sent{0}, enobufs{0}, waits{0};
-    std::atomic<std::uint64_t> got_total{0};  // frames read so far (the generator's window reference)
-    std::atomic<bool> gen_waiting{false};
-    std::thread gen([&] {
-        int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: send only, receives nothing
-        if (s < 0) die("socket AF_PACKET");
-        sockaddr_ll sll{};
-        sll.sll_family = AF_PACKET;
-        sll.sll_ifindex = p.ifc.ifindex;
-        if (::bind(s, reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0) die("bind AF_PACKET");
-        auto frame = gen_frame(p.ifc, size);
-        constexpr unsigned max_batch = 32;
-        iovec iov{frame.data(), frame.size()};
-        mmsghdr msgs[max_batch]{};
-        for (auto& m : msgs) {
-            m.msg_hdr.msg_iov = &iov;
-            m.msg_hdr.msg_iovlen = 1;
-        }
-        std::uint64_t my_sent = 0;  // attempted (ENOBUFS counts as sent-and-lost)
-        while (!stop.load(std::memory_order_relaxed)) {
-            unsigned batch = max_batch;
-            if (window) {
-                std::uint64_t g = got_total.load(std::memory_order_acquire);
-                std::uint64_t inflight = my_sent - std::min(my_sent, g);
-                if (inflight >= window) {
-                    // Sleep until the reader is down to half a window (it checks gen_waiting per frame).
-                    gen_waiting.store(true, std::memory_order_seq_cst);
-                    waits.fetch_add(1, std::memory_order_relaxed);
-                    for (;;) {
-                        g = got_total.load(std::memory_order_seq_cst);
-                        if (my_sent - std::min(my_sent, g) <= window / 2 || stop.load()) break;
-                        got_total.wait(g, std::memory_order_seq_cst);
-                    }
-                    gen_waiting.store(false, std::memory_order_relaxed);
-                    continue;
-                }
-                batch = static_cast<unsigned>(std::min<std::uint64_t>(max_batch, window - inflight));
-            }
-            int r = ::sendmmsg(s, msgs, batch, 0);
-            if (r > 0) {
-                my_sent += static_cast<unsigned>(r);
-                sent.fetch_add(static_cast<unsigned>(r), std::memory_order_relaxed);
-            } else if (errno == ENOBUFS) {
-                enobufs.fetch_add(1, std::memory_order_relaxed);
-                my_sent += 1;
-                sent.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                die("sendmmsg");
-            }
-        }
-        ::close(s);
-    });
-
-    std::uint64_t n = 0, other = 0, eintr = 0, sent0 = 0, got0 = 0;
-    clk::time_point t0;
-    double el = 0;
-    bool started = false;
-    g_armed = true;
-    auto count_one = [&] {
-        got_total.fetch_add(1, std::memory_order_seq_cst);
-        if (window && gen_waiting.load(std::memory_order_seq_cst)) got_total.notify_one();
-    };
-    for (;;) {
-        ssize_t r = ::read(p.fd, buf, sizeof buf);
-        g_progress.fetch_add(1, std::memory_order_relaxed);
-        if (r < 0) {
-            if (errno != EINTR) die(p.name + ": read");
-            ++eintr;
-            if (window) got_total.notify_one();
-            continue;
-        }
-        if (!is_bench_frame(buf, r)) {
-            ++other;
-            continue;
-        }
-        count_one();
-        if (!started) {  // the window opens at the first frame read
-            started = true;
-            sent0 = sent.load();
-            got0 = got_total.load();
-            t0 = clk::now();
-            continue;
-        }
-        ++n;
-        if ((n & 15) == 0 && (el = secs_since(t0)) >= seconds) break;
-    }
-    std::uint64_t sent_win = sent.load() - sent0;
-    g_armed = false;
-    stop = true;
-    // The generator may sleep in wait(): change the counter's value (no longer needed) and wake it.
-    got_total.fetch_add(std::uint64_t{1} << 40);
-    got_total.notify_all();
-    gen.join();
-    std::uint64_t drained = drain(p.fd);
+    // From the interface to the peer: the kernel transmits it on the interface, the reader gets it.
+    frame_generator gen(p.ifc.ifindex, bench_frame(peer_mac, p.ifc.mac, size), window);
+    auto rd = [](int fd, std::uint8_t* b, std::size_t n) { return ::read(fd, b, n); };
+    rx_measurement m = measure_rx(p.name, p.fd, rd, vnet_len, gen, wd, seconds);
     ifstats s1 = read_ifstats(p.ifc.name);
-    std::uint64_t total_sent = sent.load();
-    std::uint64_t got = got0 + n + drained;
-    std::uint64_t lost = total_sent > got ? total_sent - got : 0;
     std::uint64_t if_drop = s1.tx_dropped - s0.tx_dropped;
-    res.fps = static_cast<double>(n) / el;
+    res.fps = m.fps;
     char wbuf[64] = "";
     if (window)
         std::snprintf(wbuf, sizeof wbuf, "window %u, generator slept %llu times; ", window,
-                      static_cast<unsigned long long>(waits.load()));
+                      static_cast<unsigned long long>(m.gen.waits));
     std::snprintf(note, sizeof note,
                   "%sgenerator %.0f fps; sent %llu, read %llu, lost %llu = %s tx_dropped %llu + elsewhere %lld%s%s",
-                  wbuf, static_cast<double>(sent_win) / el, static_cast<unsigned long long>(total_sent),
-                  static_cast<unsigned long long>(got), static_cast<unsigned long long>(lost), p.ifc.name.c_str(),
+                  wbuf, m.gen_fps, static_cast<unsigned long long>(m.sent), static_cast<unsigned long long>(m.got),
+                  static_cast<unsigned long long>(m.lost()), p.ifc.name.c_str(),
                   static_cast<unsigned long long>(if_drop),
-                  static_cast<long long>(lost) - static_cast<long long>(if_drop),
-                  enobufs ? " (sendmmsg ENOBUFS seen)" : "", eintr ? " (reader stalled: watchdog fired)" : "");
+                  static_cast<long long>(m.lost()) - static_cast<long long>(if_drop),
+                  m.gen.enobufs ? " (sendmmsg ENOBUFS seen)" : "", m.eintr ? " (reader stalled: watchdog fired)" : "");
     res.note = note;
-    (void)other;
     return res;
 }
 
-result run_rtt(const path& p, std::size_t size, double seconds) {
+result run_rtt(const path& p, std::size_t size, double seconds, watchdog& wd) {
     std::uint8_t buf[read_buf_size];
     auto req = p.floor ? data_write(size) : arp_request(p.ifc, size);
     if (!p.floor) drain(p.fd);
@@ -488,14 +308,14 @@ result run_rtt(const path& p, std::size_t size, double seconds) {
     std::uint64_t timeouts = 0;
     auto t0 = clk::now();
     double el = 0;
-    g_armed = true;
+    wd.arm(true);
     while ((el = secs_since(t0)) < seconds) {
         auto a = clk::now();
         if (::write(p.fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) die(p.name + ": write");
         bool ok = false;
         for (;;) {
             ssize_t r = ::read(p.fd, buf, sizeof buf);
-            g_progress.fetch_add(1, std::memory_order_relaxed);
+            wd.tick();
             if (r < 0) {
                 if (errno != EINTR) die(p.name + ": read");
                 ++timeouts;
@@ -509,7 +329,7 @@ result run_rtt(const path& p, std::size_t size, double seconds) {
         if (ok && lat.size() < lat.capacity())
             lat.push_back(std::chrono::duration<double, std::micro>(clk::now() - a).count());
     }
-    g_armed = false;
+    wd.arm(false);
     result res;
     if (lat.empty()) {
         res.note = "no round trip completed";
@@ -526,15 +346,6 @@ result run_rtt(const path& p, std::size_t size, double seconds) {
                   res.us_avg, res.us_p50, res.us_p99, timeouts ? " (TIMEOUTS: replies missing)" : "");
     res.note = note;
     return res;
-}
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    std::string x;
-    while (std::getline(ss, x, ','))
-        if (!x.empty()) out.push_back(x);
-    return out;
 }
 
 void usage() {
@@ -573,29 +384,16 @@ int main(int argc, char** argv) {
         else if (a == "--workloads") workloads = split(val());
         else if (a == "--paths") want_paths = split(val());
         else if (a == "--window") window = static_cast<unsigned>(std::max(1, std::atoi(val().c_str())));
-        else if (a == "--sizes") {
-            sizes.clear();
-            for (auto& s : split(val())) sizes.push_back(static_cast<std::size_t>(std::atoi(s.c_str())));
-        } else {
+        else if (a == "--sizes") sizes = parse_frame_sizes(val());
+        else {
             usage();
             return 2;
         }
     }
-    for (std::size_t s : sizes)
-        if (s < 60 || s > 1514) {
-            std::fprintf(stderr, "tap_bench: frame sizes must be 60..1514 (Ethernet, no FCS)\n");
-            return 2;
-        }
     if (seconds <= 0) seconds = 2;
 
-    struct sigaction sa{};
-    sa.sa_handler = [](int) {};
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: a blocking read must come back with EINTR
-    sigaction(SIGUSR2, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
-    g_reader = pthread_self();
-    std::thread wd(watchdog);
+    watchdog wd;  // watches this thread, the reader
 
     // Paths, in the order each cell is measured. The kernel TAP gets tapd's interface's txqueuelen so
     // both kernel-side queues are the same length.
@@ -656,9 +454,9 @@ int main(int argc, char** argv) {
             for (int round = 0; round < rounds; ++round)
                 for (const path& p : paths) {
                     result r = w == "write" ? run_write(p, size, seconds)
-                               : w == "read"  ? run_read(p, size, seconds, window)
-                               : w == "flood" ? run_read(p, size, seconds, 0)
-                                             : run_rtt(p, size, seconds);
+                               : w == "read"  ? run_read(p, size, seconds, window, wd)
+                               : w == "flood" ? run_read(p, size, seconds, 0, wd)
+                                             : run_rtt(p, size, seconds, wd);
                     char line[512];
                     std::snprintf(line, sizeof line, "%-5s %4zu %-6s %10.0f  %s", w.c_str(), size, p.name.c_str(),
                                   r.fps, r.note.c_str());
@@ -706,8 +504,6 @@ int main(int argc, char** argv) {
     for (auto& d : details) std::printf("  %s\n", d.c_str());
     std::fflush(stdout);
 
-    g_quit = true;
-    wd.join();
     for (auto& p : paths) ::close(p.fd);
     return 0;
 }

@@ -14,6 +14,8 @@ packages=(
   iproute2 iputils-ping kmod strace systemd python3 util-linux procps coreutils
   # real CUSE inside user-mode-linux, and the real clients
   user-mode-linux socat qemu-system-x86 openvpn
+  # benchmarks (bench/forwarder.sh)
+  iperf3
 )
 
 missing=()
