@@ -102,7 +102,7 @@ ssize_t frontend::io_read(int fd, void* buf, std::size_t len, void* userdata) no
     auto* self = static_cast<frontend*>(userdata);
     ssize_t n = ::read(fd, buf, len);
     if (self->stream_opens_ && n >= static_cast<ssize_t>(sizeof(fuse_in_header))) {
-        fuse_in_header in;
+        fuse_in_header in{};
         std::memcpy(&in, buf, sizeof in);
         // Its reply, recognised by the kernel's request id in io_writev, gets FOPEN_STREAM.
         if (in.opcode == FUSE_OPEN) self->open_unique_ = in.unique;
@@ -112,7 +112,7 @@ ssize_t frontend::io_read(int fd, void* buf, std::size_t len, void* userdata) no
 
 ssize_t frontend::io_writev(int fd, iovec* iov, int count, void* userdata) noexcept {
     auto* self = static_cast<frontend*>(userdata);
-    fuse_out_header out;
+    fuse_out_header out{};
     // Notifications (unique 0) and every other reply pass untouched.
     if (self->open_unique_ == 0 || !gather(iov, count, &out, sizeof out) || out.unique != self->open_unique_)
         return ::writev(fd, iov, count);
@@ -120,7 +120,7 @@ ssize_t frontend::io_writev(int fd, iovec* iov, int count, void* userdata) noexc
     unsigned char reply[open_reply_size];
     if (out.error != 0 || total_len(iov, count) != open_reply_size || !gather(iov, count, reply, sizeof reply))
         return ::writev(fd, iov, count);  // a failed open
-    fuse_open_out open;
+    fuse_open_out open{};
     std::memcpy(&open, reply + sizeof out, sizeof open);
     open.open_flags |= FOPEN_STREAM;
     std::memcpy(reply + sizeof out, &open, sizeof open);

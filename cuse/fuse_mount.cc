@@ -21,7 +21,7 @@ fuse_mount::fuse_mount(event_loop& loop, std::string dir, std::vector<entry> fil
 fuse_mount::mounted::~mounted() {
     // MNT_DETACH: files still open keep the connection until they close; new lookups fail at once.
     if (::umount2(dir_.c_str(), MNT_DETACH) != 0)
-        std::fprintf(stderr, "tapd: unmounting %s: %s\n", dir_.c_str(), std::strerror(errno));
+        (void)std::fprintf(stderr, "tapd: unmounting %s: %s\n", dir_.c_str(), std::strerror(errno));
 }
 
 result<std::unique_ptr<fuse_mount>> fuse_mount::create(event_loop& loop, std::string dir, std::vector<entry> files) {
@@ -107,7 +107,7 @@ void fuse_mount::ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) noe
         fuse_reply_err(req, ENOENT);
         return;
     }
-    struct stat st;
+    struct stat st{};
     m->fill_attr(ino, &st);
     fuse_reply_attr(req, &st, attr_timeout);
 }
@@ -129,7 +129,7 @@ void fuse_mount::ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t o
     std::size_t used = 0;
     std::size_t total = m->files_.size() + 2;
     for (std::size_t i = static_cast<std::size_t>(off); i < total; ++i) {
-        struct stat st;
+        struct stat st{};
         fuse_ino_t e_ino = i < 2 ? FUSE_ROOT_ID : i;
         m->fill_attr(e_ino, &st);
         if (i >= 2 && !m->files_[i - 2].dev) continue;  // removed device
