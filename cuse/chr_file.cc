@@ -8,82 +8,23 @@
 #include <cstring>
 #include <new>
 
-#include "stream_open.h"
 #include "tapcore/tap_ioctl.h"
 
 namespace tapd::chr {
-namespace {
 
-// Files holding a request that an interrupt callback marked. Same thread as everything else.
-std::vector<chr_file*> g_interrupted;
-
-void on_interrupt(fuse_req_t req, void* data) {
-    static_cast<chr_file*>(data)->mark_interrupted(req);
-}
-
-}  // namespace
-
-file_registry::~file_registry() { clear(); }
-
-void file_registry::clear() noexcept {
-    // Files the kernel will never release (their session is gone): close their queues and free them.
-    while (!files_.empty()) {
-        chr_file* f = files_.back();
-        f->release();
-        delete f;  // removes itself
+chr_file::chr_file(open_queue q) noexcept : q_(std::move(q)) {
+    q_->observer = this;
+    // Room for the usual parked reads, so parking one allocates nothing (read() copes if this failed).
+    try {
+        parked_.reserve(4);
+    } catch (const std::bad_alloc&) {
     }
 }
 
 chr_file::~chr_file() {
-    reg_->remove(this);
-    fail_parked(-EIO);
-    std::erase(g_interrupted, this);
-    if (ph_) fuse_pollhandle_destroy(ph_);
-}
-
-bool open(fuse_req_t req, fuse_file_info* fi, device* dev, file_registry& reg, bool stream) noexcept {
-    if (!dev) {
-        fuse_reply_err(req, ENODEV);
-        return false;
-    }
-    auto q = dev->open_queue(nullptr);
-    if (!q) {
-        fuse_reply_err(req, q.err().code);
-        return false;
-    }
-    auto* f = new (std::nothrow) chr_file(std::move(*q), reg);
-    if (!f) {
-        dev->close_queue(**q);
-        fuse_reply_err(req, ENOMEM);
-        return false;
-    }
-    f->q().observer = f;
-    fi->fh = reinterpret_cast<std::uint64_t>(f);
-    fi->direct_io = 1;
-    fi->nonseekable = 1;
-    fi->keep_cache = 0;
-    if ((stream ? fuse_reply_open_stream(req, fi) : fuse_reply_open(req, fi)) != 0) {
-        // The opener went away before the reply (interrupted open): the kernel will not send RELEASE.
-        f->release();
-        delete f;
-        fi->fh = 0;
-        return false;
-    }
-    return true;
-}
-
-void release(fuse_req_t req, fuse_file_info* fi) noexcept {
-    chr_file* f = file_of(fi);
-    if (f) {
-        f->release();
-        delete f;
-    }
-    fuse_reply_err(req, 0);
-}
-
-void chr_file::release() noexcept {
     fail_parked(-EBADF);
-    if (device* d = q_->dev()) d->close_queue(*q_);
+    if (ph_) fuse_pollhandle_destroy(ph_);
+    // q_ goes last: closed on its device.
 }
 
 unsigned chr_file::poll_mask() const noexcept {
@@ -102,7 +43,13 @@ void chr_file::reply_frame(fuse_req_t req, std::size_t size, const vnet_hdr& h, 
     if (n == -ENOBUFS) {
         // A vnet header larger than the headroom (TUNSETVNETHDRSZ > 64): rare, so copy via an iovec.
         std::size_t hdr_sz = static_cast<std::size_t>(q_->settings.vnet_hdr_sz);
-        std::vector<std::uint8_t> hdr(hdr_sz, 0);
+        std::vector<std::uint8_t> hdr;
+        try {
+            hdr.resize(hdr_sz, 0);
+        } catch (const std::bad_alloc&) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
         vnet_hdr_encode(h, q_->settings.little_endian(), hdr.data());
         iovec iov[2] = {{hdr.data(), hdr_sz}, {frame, len}};
         if (hdr_sz >= size) {
@@ -121,36 +68,39 @@ void chr_file::reply_frame(fuse_req_t req, std::size_t size, const vnet_hdr& h, 
     fuse_reply_buf(req, reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
 }
 
-void chr_file::read(fuse_req_t req, std::size_t size, int open_flags) noexcept {
+bool chr_file::read(fuse_req_t req, std::size_t size, int open_flags) noexcept {
     if (detached_err_) {
         fuse_reply_err(req, -detached_err_);
-        return;
+        return false;
     }
     if (device* d = q_->dev()) {
         // BSD: EHOSTDOWN while the interface is down (tap_dev_read checks before anything else).
         if (int e = d->pers().read_status(*d)) {
             fuse_reply_err(req, -e);
-            return;
+            return false;
         }
     }
     if (size == 0) {  // tap_do_read: 0 without touching the queue
         fuse_reply_buf(req, nullptr, 0);
-        return;
+        return false;
     }
     if (!q_->ring.empty()) {
         frame_slot& s = q_->ring.front();
         reply_frame(req, size, s.hdr, s.data(), s.len);
         q_->ring.pop();
-        return;
+        return false;
     }
     if (open_flags & O_NONBLOCK) {
         fuse_reply_err(req, EAGAIN);
-        return;
+        return false;
     }
-    parked_.push_back({req, size, false});
-    // May call on_interrupt at once if the interrupt already arrived; the reply is deferred either way.
-    fuse_req_interrupt_func(req, on_interrupt, this);
-    flush_interrupted();
+    try {
+        parked_.push_back({req, size, false});
+    } catch (const std::bad_alloc&) {
+        fuse_reply_err(req, ENOMEM);
+        return false;
+    }
+    return true;
 }
 
 bool chr_file::try_deliver(queue& /*q*/, const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept {
@@ -183,18 +133,19 @@ void chr_file::on_link_down(queue& /*q*/, int err) noexcept {
 }
 
 void chr_file::fail_parked(int err) noexcept {
-    std::vector<parked_read> parked;
-    parked.swap(parked_);
-    for (const parked_read& p : parked) fuse_reply_err(p.req, -err);
+    // A reply only writes to the channel; nothing calls back into this file meanwhile.
+    for (const parked_read& p : parked_) fuse_reply_err(p.req, -err);
+    parked_.clear();
 }
 
-void chr_file::mark_interrupted(fuse_req_t req) noexcept {
+bool chr_file::mark_interrupted(fuse_req_t req) noexcept {
     for (parked_read& p : parked_) {
-        if (p.req == req && !p.interrupted) {
+        if (p.req == req) {
             p.interrupted = true;
-            g_interrupted.push_back(this);
+            return true;
         }
     }
+    return false;
 }
 
 void chr_file::flush_interrupted() noexcept {
@@ -207,22 +158,6 @@ void chr_file::flush_interrupted() noexcept {
             ++it;
         }
     }
-    std::erase(g_interrupted, this);
-}
-
-pump_result pump(fuse_session* se, fuse_buf& buf, int batch) noexcept {
-    for (int i = 0; i < batch; ++i) {
-        int n = fuse_session_receive_buf(se, &buf);
-        if (n == -EAGAIN || n == -EINTR) return pump_result::drained;
-        if (n <= 0) return pump_result::ended;  // 0: the session ended (ENODEV: channel dropped)
-        fuse_session_process_buf(se, &buf);
-        flush_interrupts();
-    }
-    return pump_result::more;
-}
-
-void flush_interrupts() noexcept {
-    while (!g_interrupted.empty()) g_interrupted.back()->flush_interrupted();
 }
 
 void chr_file::write(fuse_req_t req, const char* buf, std::size_t size, std::size_t max_write) noexcept {

@@ -1,78 +1,63 @@
 // fuse_mount.cc — see fuse_mount.h.
 #include "fuse_mount.h"
 
-#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <new>
 
 namespace tapd {
 namespace {
-constexpr int request_batch = 64;
 constexpr double attr_timeout = 1.0;  // short: a removed device must drop out of the directory soon
 }  // namespace
 
 fuse_mount::fuse_mount(event_loop& loop, std::string dir, std::vector<entry> files)
-    : loop_(loop), dir_(std::move(dir)), files_(std::move(files)) {}
+    : frontend(loop, /*stream_opens=*/true), dir_(std::move(dir)), files_(std::move(files)) {}
+
+fuse_mount::mounted::~mounted() {
+    // MNT_DETACH: files still open keep the connection until they close; new lookups fail at once.
+    if (::umount2(dir_.c_str(), MNT_DETACH) != 0)
+        (void)std::fprintf(stderr, "tapd: unmounting %s: %s\n", dir_.c_str(), std::strerror(errno));
+}
 
 result<std::unique_ptr<fuse_mount>> fuse_mount::create(event_loop& loop, std::string dir, std::vector<entry> files) {
     static const fuse_lowlevel_ops ops = [] {
         fuse_lowlevel_ops o{};
-        o.init = ll_init;
+        set_file_ops(o);
         o.lookup = ll_lookup;
         o.getattr = ll_getattr;
         o.readdir = ll_readdir;
         o.open = ll_open;
-        o.read = ll_read;
-        o.write = ll_write;
-        o.release = ll_release;
-        o.ioctl = ll_ioctl;
-        o.poll = ll_poll;
         return o;
     }();
 
     std::unique_ptr<fuse_mount> m(new fuse_mount(loop, std::move(dir), std::move(files)));
-    char arg0[] = "tapd", arg1[] = "-o", arg2[] = "allow_other,fsname=tapd,subtype=tapd";
-    char* argv[] = {arg0, arg1, arg2, nullptr};
-    fuse_args args = FUSE_ARGS_INIT(3, argv);
-    m->se_ = fuse_session_new(&args, &ops, sizeof ops, m.get());
-    fuse_opt_free_args(&args);  // libfuse may have added to them
-    if (!m->se_) return make_error(EIO, "fuse_session_new failed");
-    if (fuse_session_mount(m->se_, m->dir_.c_str()) != 0)
-        return make_error(EIO, "mounting tapd's FUSE filesystem on " + m->dir_ +
-                                   " failed (does the directory exist, and is /dev/fuse usable?)");
-    m->mounted_ = true;
-    int fd = fuse_session_fd(m->se_);
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    m->watch_ = loop.watch_fd(fd, m.get());
+    auto channel = open_channel("/dev/fuse");
+    if (!channel) return channel.err();
+    session_args a;
+    session_ptr se(fuse_session_new(&a.args, &ops, sizeof ops, m->userdata()));
+    if (!se) return make_error(EIO, "fuse_session_new failed");
+    if (auto r = m->serve(std::move(se), std::move(*channel)); !r) return r.err();
+
+    // What fuse_kern_mount passes: the channel, the root's type, who mounted it; allow_other so that
+    // every user the device nodes' permissions admit can open the files.
+    char opts[128];
+    int n = std::snprintf(opts, sizeof opts, "fd=%d,rootmode=%o,user_id=%u,group_id=%u,allow_other", m->channel_fd(),
+                          static_cast<unsigned>(S_IFDIR), static_cast<unsigned>(::getuid()),
+                          static_cast<unsigned>(::getgid()));
+    if (n < 0 || static_cast<std::size_t>(n) >= sizeof opts) return make_error(EINVAL, "FUSE mount options too long");
+    std::string mount_point = m->dir_;  // copied before the mount: nothing may fail between it and its guard
+    if (::mount("tapd", m->dir_.c_str(), "fuse.tapd", MS_NOSUID | MS_NODEV, opts) != 0) {
+        int e = errno;
+        return make_error(e, "mounting tapd's FUSE filesystem on " + m->dir_ + ": " + std::strerror(e) +
+                                 " (it must be an existing directory, and /dev/fuse usable)");
+    }
+    m->mount_.emplace(std::move(mount_point));
     return m;
-}
-
-fuse_mount::~fuse_mount() {
-    if (watch_) loop_.unwatch(watch_);
-    // Parked reads must be answered while the session still exists.
-    open_files_.clear();
-    if (se_) {
-        // umount2 ourselves rather than fuse_session_unmount: libfuse's unmount polls the channel first,
-        // and tapd waits on nothing outside io_uring (its tests strace for exactly that).
-        if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-        fuse_session_destroy(se_);
-    }
-    std::free(buf_.mem);
-}
-
-void fuse_mount::on_ready(unsigned /*events*/) noexcept {
-    switch (chr::pump(se_, buf_, request_batch)) {
-        case chr::pump_result::drained: return;
-        case chr::pump_result::more: loop_.defer(this); return;
-        case chr::pump_result::ended:
-            if (watch_) loop_.unwatch(watch_);
-            watch_ = nullptr;
-            return;
-    }
 }
 
 void fuse_mount::remove_device(const device* dev) {
@@ -97,15 +82,8 @@ void fuse_mount::fill_attr(fuse_ino_t ino, struct stat* st) const {
     }
 }
 
-void fuse_mount::ll_init(void* userdata, fuse_conn_info* conn) {
-    auto* m = static_cast<fuse_mount*>(userdata);
-    // No splice: requests are small frames read into one reused buffer.
-    conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
-    m->max_write_ = conn->max_write;
-}
-
-void fuse_mount::ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    fuse_mount* m = self(req);
+void fuse_mount::ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
+    fuse_mount* m = &self(req);
     if (parent != FUSE_ROOT_ID) {
         fuse_reply_err(req, ENOENT);
         return;
@@ -123,29 +101,35 @@ void fuse_mount::ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) 
     fuse_reply_err(req, ENOENT);
 }
 
-void fuse_mount::ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-    fuse_mount* m = self(req);
+void fuse_mount::ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) noexcept {
+    fuse_mount* m = &self(req);
     if (ino != FUSE_ROOT_ID && !m->by_ino(ino)) {
         fuse_reply_err(req, ENOENT);
         return;
     }
-    struct stat st;
+    struct stat st{};
     m->fill_attr(ino, &st);
     fuse_reply_attr(req, &st, attr_timeout);
 }
 
-void fuse_mount::ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-    fuse_mount* m = self(req);
+void fuse_mount::ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) noexcept {
+    fuse_mount* m = &self(req);
     if (ino != FUSE_ROOT_ID) {
         fuse_reply_err(req, ENOTDIR);
         return;
     }
     // Control path (ls): a small heap buffer is fine here.
-    std::string buf(size, '\0');
+    std::string buf;
+    try {
+        buf.resize(size);
+    } catch (const std::bad_alloc&) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
     std::size_t used = 0;
     std::size_t total = m->files_.size() + 2;
     for (std::size_t i = static_cast<std::size_t>(off); i < total; ++i) {
-        struct stat st;
+        struct stat st{};
         fuse_ino_t e_ino = i < 2 ? FUSE_ROOT_ID : i;
         m->fill_attr(e_ino, &st);
         if (i >= 2 && !m->files_[i - 2].dev) continue;  // removed device
@@ -158,32 +142,14 @@ void fuse_mount::ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t o
     fuse_reply_buf(req, buf.data(), used);
 }
 
-void fuse_mount::ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    const entry* e = self(req)->by_ino(ino);
+void fuse_mount::ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
+    fuse_mount& m = self(req);
+    const entry* e = m.by_ino(ino);
     if (!e) {
         fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
         return;
     }
-    chr::open(req, fi, e->dev, self(req)->open_files_, /*stream=*/true);
-}
-
-void fuse_mount::ll_read(fuse_req_t req, fuse_ino_t, size_t size, off_t, fuse_file_info* fi) {
-    chr::file_of(fi)->read(req, size, fi->flags);
-}
-
-void fuse_mount::ll_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t, fuse_file_info* fi) {
-    chr::file_of(fi)->write(req, buf, size, self(req)->max_write_);
-}
-
-void fuse_mount::ll_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { chr::release(req, fi); }
-
-void fuse_mount::ll_ioctl(fuse_req_t req, fuse_ino_t, unsigned int cmd, void* arg, fuse_file_info* fi,
-                          unsigned flags, const void* in_buf, size_t in_bufsz, size_t out_bufsz) {
-    chr::file_of(fi)->ioctl(req, cmd, arg, flags, in_buf, in_bufsz, out_bufsz);
-}
-
-void fuse_mount::ll_poll(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, fuse_pollhandle* ph) {
-    chr::file_of(fi)->poll(req, ph);
+    m.open_file(req, fi, e->dev);
 }
 
 }  // namespace tapd

@@ -96,12 +96,6 @@ int run(const options& opt) {
 }  // namespace
 }  // namespace tapd
 
-// LeakSanitizer (asan preset) hook, unused otherwise: libfuse keeps its copy of a FUSE mount point until
-// fuse_session_unmount(), which tapd does not call — it unmounts with umount2() itself because libfuse's
-// unmount polls the channel, and tapd waits on nothing outside io_uring. 23 bytes once per mount, at exit.
-// Compiled in rather than a suppressions file: the netns tests run tapd behind a private /tmp.
-extern "C" const char* __lsan_default_suppressions() { return "leak:fuse_session_mount\n"; }
-
 int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     tapd::options opt;

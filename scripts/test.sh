@@ -34,7 +34,8 @@ fi
 # input must never crash tapd, and nothing it allocates may leak. TAPD_ASAN=0 skips this.
 if [ "${TAPD_ASAN:-1}" = 1 ]; then
   cmake --preset asan >/dev/null
-  cmake --build build-asan -j"$jobs" --target tapd test_unit test_netns_tapd test_netns_packet test_netns_netlink
+  cmake --build build-asan -j"$jobs" --target tapd test_unit test_netns_tapd test_netns_packet test_netns_netlink \
+    test_netns_frontend
   ASAN_OPTIONS=detect_leaks=1 \
     ctest --test-dir build-asan -L 'unit|netns' -E loop_syscalls --output-on-failure 2>&1 | tee -a "$log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1

@@ -541,7 +541,7 @@ TEST_CASE("O_NONBLOCK set after open: empty read is EAGAIN; clearing it makes re
 // frame arrived: DIR/tap0 is a regular file, so the VFS gives its struct file FMODE_ATOMIC_POS and
 // read()/write() from threads sharing the fd serialize on f_pos_lock (fdget_pos). Fixed by answering
 // FUSE_OPEN with FOPEN_STREAM (stream_open() drops FMODE_ATOMIC_POS; kernel commit 10dce8af3422), which
-// libfuse 3.14 cannot express: see cuse/stream_open.h. A CUSE character device never had the problem.
+// libfuse 3.14 cannot express: see cuse/fuse_mount.h. A CUSE character device never had the problem.
 TEST_CASE("a write on the same fd proceeds while another thread is blocked reading it", "[concurrent]") {
     tapd_instance t;
     t.start();
