@@ -23,6 +23,9 @@
 //
 // CONFORMANCE_DUMP=1 in the environment prints the first bytes of every GSO segment read (stderr).
 //
+// No check waits by sleeping: a read or poll is "blocked" when this program sees the thread asleep in
+// it (tests/common/task_state.h), and injected frames are "dealt with" once target::settle() says so.
+//
 // Exit status: 0 when every check ran (whatever their results), 2 on a usage or setup error.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -38,6 +41,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -52,6 +56,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "task_state.h"
 
 namespace {
 
@@ -158,8 +164,6 @@ std::optional<std::array<std::uint8_t, 6>> parse_mac(const std::string& s) {
     for (int i = 0; i < 6; ++i) m[i] = static_cast<std::uint8_t>(v[i]);
     return m;
 }
-
-void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 std::uint32_t fnv(const std::uint8_t* p, std::size_t n, std::uint32_t h = 2166136261u) {
     for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 16777619u;
@@ -338,6 +342,32 @@ public:
         inj_ = packet_socket(inject_if, false, false);
         inj_vnet_ = packet_socket(inject_if, false, true);
         cap_ = packet_socket(capture_if, true, false);
+        tx_base_ = tx_done();
+    }
+
+    // --- waiting on observable state, never on time -------------------------------------------------
+    // Returns once every frame injected so far has been dealt with by the target. First, each has left
+    // the inject interface: its tx_packets + tx_dropped cover them (a veth counts a frame as it hands it
+    // to its peer, where the kernel's macvtap queues it, or tapd's macvlan socket receives it, before
+    // that returns; tapd's TUN-backed tap0 counts a frame when tapd takes it off the TUN fd, or drops it
+    // because the ring is full). Then barrier(): tapd answers a request only after what it had already
+    // taken in (one thread, in order), so a frame it read or whose socket was readable before is queued
+    // or dropped by then.
+    // Frames that never leave within 10 s mean a broken setup: exit status 2.
+    void settle(int fd) const {
+        if (!task_state::wait_until([&] { return tx_done() >= tx_base_ + injected_; })) {
+            note("settle: the frames injected on %s did not leave it within 10 s", inject_if.c_str());
+            std::exit(2);
+        }
+        barrier(fd);
+    }
+    // One request the target answers on `fd` (TUNGETVNETHDRSZ). tapd reads a device's requests in order
+    // from one channel and answers them from one thread: when this returns it has handled every earlier
+    // request on the device, e.g. taken a read another thread is blocked in. For the kernel's macvtap a
+    // no-op.
+    static void barrier(int fd) {
+        int v = 0;
+        ::ioctl(fd, TUNGETVNETHDRSZ, &v);
     }
 
     // --- the device -------------------------------------------------------------------------------
@@ -402,6 +432,8 @@ public:
         std::memcpy(a.sll_addr, f.data(), 6);
         if (::sendto(inj_, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) != static_cast<ssize_t>(f.size()))
             note("inject on %s: %s", inject_if.c_str(), std::strerror(errno));
+        else
+            ++injected_;
     }
     // Injects with a virtio_net_hdr (PACKET_VNET_HDR): partial checksums and GSO super-frames.
     void inject_vnet(const virtio_net_hdr& h, const bytes& f) const {
@@ -414,6 +446,8 @@ public:
         std::memcpy(a.sll_addr, f.data(), 6);
         if (::sendto(inj_vnet_, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) != static_cast<ssize_t>(b.size()))
             note("inject (vnet) on %s: %s", inject_if.c_str(), std::strerror(errno));
+        else
+            ++injected_;
     }
     void drain_capture() const {
         std::uint8_t buf[2048];
@@ -510,7 +544,14 @@ private:
         return fd_t(s);
     }
 
+    unsigned long long tx_done() const {
+        const std::string dir = "/sys/class/net/" + inject_if + "/statistics/";
+        return std::stoull("0" + read_line(dir + "tx_packets")) + std::stoull("0" + read_line(dir + "tx_dropped"));
+    }
+
     fd_t inj_, inj_vnet_, cap_;
+    unsigned long long tx_base_ = 0;
+    mutable unsigned long long injected_ = 0;  // frames sent (counted by settle())
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -872,35 +913,50 @@ void read_checks(target& t) {
                                             : "len=" + std::to_string(g.ret) + ",hdr=" + vnet_str(g.hdr.data()) +
                                                   ",frame=" + (g.frame == f ? "match" : "mismatch"));
     }
+    // Woken by a frame: another thread injects it once this one is seen asleep in the call and the
+    // target has the request (barrier), so "waited" means the call was blocked when the frame came (and,
+    // for poll, that the target had answered the first poll without POLLIN); "early" that it returned
+    // without blocking.
+    auto inject_when_blocked = [&](int fd, task_state::syscall_id sc, const bytes& f, std::atomic<bool>& returned,
+                                   bool& blocked) {
+        const pid_t me = static_cast<pid_t>(::gettid());
+        return std::thread([&t, &returned, &blocked, fd, sc, f, me] {
+            bool seen = task_state::wait_until([&] { return returned.load() || task_state::blocked_in(me, sc, fd); });
+            // Neither returned nor seen blocked in 10 s: this program cannot see what it must (exit 2).
+            if (!seen) {
+                note("the thread in %s() was not seen blocked within 10 s", sc.name);
+                std::exit(2);
+            }
+            blocked = !returned.load();
+            if (blocked) target::barrier(fd);
+            t.inject(f);
+        });
+    };
     {
         fd_t fd = t.open_dev();
         bytes f = fb.plain(8, 0);
-        std::thread th([&] {
-            sleep_ms(200);
-            t.inject(f);
-        });
-        auto t0 = clk::now();
+        std::atomic<bool> returned{false};
+        bool blocked = false;
+        std::thread th = inject_when_blocked(fd, task_state::sys_read, f, returned, blocked);
         long n = t.rd(fd, buf, sizeof buf);
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clk::now() - t0).count();
+        returned = true;
         th.join();
         check("read_blocking_woken", n < 0 ? errname(static_cast<int>(-n))
-                                           : std::string("len=") + std::to_string(n) + (ms >= 150 ? ",waited" : ",early") +
+                                           : std::string("len=") + std::to_string(n) + (blocked ? ",waited" : ",early") +
                                                  ",frame=" + (std::memcmp(buf + 10, f.data(), 60) == 0 ? "match" : "mismatch"));
     }
     {
         fd_t fd = t.open_dev();
         bytes f = fb.plain(9, 0);
-        std::thread th([&] {
-            sleep_ms(200);
-            t.inject(f);
-        });
-        auto t0 = clk::now();
+        std::atomic<bool> returned{false};
+        bool blocked = false;
+        std::thread th = inject_when_blocked(fd, task_state::sys_poll, f, returned, blocked);
         pollfd p{fd, POLLIN, 0};
-        int n = ::poll(&p, 1, 3000);
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clk::now() - t0).count();
+        int n = ::poll(&p, 1, 20000);
+        returned = true;
         th.join();
         check("poll_woken", "n=" + std::to_string(n) + ",mask=" + poll_mask_str(p.revents) +
-                                (n > 0 ? (ms >= 150 ? ",waited" : ",early") : ",timeout"));
+                                (n > 0 ? (blocked ? ",waited" : ",early") : ",timeout"));
     }
     // Offload-sensitive reads: each sets its offloads first (in the kernel they are the device's, not the
     // open file's: see offload_checks).
@@ -1083,7 +1139,7 @@ void queue_checks(target& t) {
         fd_t fd = t.open_dev();
         queue_op(fd, IFF_DETACH_QUEUE);
         t.inject(fb.plain(200, 0));
-        sleep_ms(300);
+        t.settle(fd);
         t.set_nonblock(fd, true);
         std::uint8_t buf[2048];
         long n = t.rd(fd, buf, sizeof buf);
@@ -1131,8 +1187,15 @@ void queue_checks(target& t) {
         std::vector<int> per(2);
         for (int fl = 0; fl < 6; ++fl) t.inject(fb.ip(17, static_cast<std::uint16_t>(3000 + fl), 20, 300, fl, frame_builder::csum::full));
         collect(q, 2, 6, per, nullptr);
-        sleep_ms(100);
-        collect(q, 2, 1, per, nullptr);  // stragglers
+        // Stragglers: once all six are dealt with, whatever else a queue holds is there now.
+        t.settle(q[1]);
+        std::uint8_t sbuf[4096];
+        for (int i = 0; i < 2; ++i) {
+            t.set_nonblock(q[i], true);
+            for (long n; (n = t.rd(q[i], sbuf, sizeof sbuf)) > 10;)
+                if (is_ours(bytes(sbuf + 10, sbuf + n))) ++per[i];
+            t.set_nonblock(q[i], false);
+        }
         check("two_queues_one_detached", "detach=" + tok(e) + ",detached=" + std::to_string(per[0]) + ",attached=" + std::to_string(per[1]));
     }
     {
@@ -1165,8 +1228,7 @@ void queue_checks(target& t) {
         std::string txq = read_line("/sys/class/net/" + t.ifname + "/tx_queue_len");
         fd_t fd = t.open_dev();
         for (int k = 0; k < 40; ++k) t.inject(fb.plain(600, k));
-        t.wait_in(fd, 2000);
-        sleep_ms(500);
+        t.settle(fd);
         t.set_nonblock(fd, true);
         std::uint8_t buf[2048];
         int n = 0;
