@@ -38,6 +38,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +54,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -342,23 +344,29 @@ public:
         inj_ = packet_socket(inject_if, false, false);
         inj_vnet_ = packet_socket(inject_if, false, true);
         cap_ = packet_socket(capture_if, true, false);
-        tx_base_ = tx_done();
     }
 
     // --- waiting on observable state, never on time -------------------------------------------------
-    // Returns once every frame injected so far has been dealt with by the target. First, each has left
-    // the inject interface: its tx_packets + tx_dropped cover them (a veth counts a frame as it hands it
-    // to its peer, where the kernel's macvtap queues it, or tapd's macvlan socket receives it, before
-    // that returns; tapd's TUN-backed tap0 counts a frame when tapd takes it off the TUN fd, or drops it
-    // because the ring is full). Then barrier(): tapd answers a request only after what it had already
-    // taken in (one thread, in order), so a frame it read or whose socket was readable before is queued
-    // or dropped by then.
-    // Frames that never leave within 10 s mean a broken setup: exit status 2.
+    // Returns once every frame injected since the previous settle() has been dealt with by the target
+    // (queued for a reader, or dropped), whichever target it is:
+    //  1. The target's interface IF has counted each (arrived(), from its value just before the first of
+    //     them). Injected on IF itself (tapd's TUN-backed tap0), a frame is counted in IF's tx_packets by
+    //     tapd's own read() of the TUN fd, or in tx_dropped when the TUN's ring was full. Injected on a
+    //     veth peer, it is counted in the macvlan IF's rx_packets by the softirq that, in the same run,
+    //     queues it for the kernel's macvtap, or for tapd's packet socket (the veth's own tx counter would
+    //     not do: the receive side may run later, in ksoftirqd).
+    //  2. No packet socket on IF but ours holds anything (/proc/net/packet, Rmem): tapd's has been read.
+    //  3. barrier(): a request on the device, which tapd answers only after finishing the read() or
+    //     recvmmsg() that took those frames (one thread). Not merely after "what was ready before":
+    //     io_uring does not post the readiness of two fds in the order they became ready.
+    // Frames never dealt with within 10 s mean a broken setup: exit status 2.
     void settle(int fd) const {
-        if (!task_state::wait_until([&] { return tx_done() >= tx_base_ + injected_; })) {
-            note("settle: the frames injected on %s did not leave it within 10 s", inject_if.c_str());
+        if (!task_state::wait_until([&] { return arrived() >= batch_base_ + batch_ && foreign_rmem() == 0; })) {
+            note("settle: %llu frames injected on %s, %s counted %llu, packet sockets hold %llu bytes after 10 s",
+                 batch_, inject_if.c_str(), ifname.c_str(), arrived() - batch_base_, foreign_rmem());
             std::exit(2);
         }
+        batch_ = 0;
         barrier(fd);
     }
     // One request the target answers on `fd` (TUNGETVNETHDRSZ). tapd reads a device's requests in order
@@ -430,10 +438,11 @@ public:
         a.sll_protocol = htons(get16(f.data() + 12));
         a.sll_halen = 6;
         std::memcpy(a.sll_addr, f.data(), 6);
+        if (batch_ == 0) batch_base_ = arrived();
         if (::sendto(inj_, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) != static_cast<ssize_t>(f.size()))
             note("inject on %s: %s", inject_if.c_str(), std::strerror(errno));
         else
-            ++injected_;
+            ++batch_;
     }
     // Injects with a virtio_net_hdr (PACKET_VNET_HDR): partial checksums and GSO super-frames.
     void inject_vnet(const virtio_net_hdr& h, const bytes& f) const {
@@ -444,10 +453,11 @@ public:
         a.sll_protocol = htons(get16(f.data() + 12));
         a.sll_halen = 6;
         std::memcpy(a.sll_addr, f.data(), 6);
+        if (batch_ == 0) batch_base_ = arrived();
         if (::sendto(inj_vnet_, b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) != static_cast<ssize_t>(b.size()))
             note("inject (vnet) on %s: %s", inject_if.c_str(), std::strerror(errno));
         else
-            ++injected_;
+            ++batch_;
     }
     void drain_capture() const {
         std::uint8_t buf[2048];
@@ -544,14 +554,39 @@ private:
         return fd_t(s);
     }
 
-    unsigned long long tx_done() const {
-        const std::string dir = "/sys/class/net/" + inject_if + "/statistics/";
-        return std::stoull("0" + read_line(dir + "tx_packets")) + std::stoull("0" + read_line(dir + "tx_dropped"));
+    // See settle().
+    unsigned long long arrived() const {
+        const std::string dir = "/sys/class/net/" + ifname + "/statistics/";
+        auto n = [&](const char* f) { return std::stoull("0" + read_line(dir + f)); };
+        return inject_if == ifname ? n("tx_packets") + n("tx_dropped") : n("rx_packets") + n("rx_dropped");
+    }
+    // Bytes waiting in packet sockets bound to IF, other than this program's own.
+    unsigned long long foreign_rmem() const {
+        std::set<unsigned long> ours;
+        for (int fd : {inj_.fd, inj_vnet_.fd, cap_.fd}) {
+            struct stat st{};
+            if (::fstat(fd, &st) == 0) ours.insert(st.st_ino);
+        }
+        const unsigned long ifindex = if_nametoindex(ifname.c_str());
+        std::ifstream in("/proc/net/packet");
+        std::string line;
+        std::getline(in, line);  // sk RefCnt Type Proto Iface R Rmem User Inode
+        unsigned long long total = 0;
+        while (std::getline(in, line)) {
+            std::istringstream l(line);
+            std::string sk;
+            unsigned long ref, type, iface, running, user, inode;
+            unsigned long long rmem;
+            std::string proto;
+            if (!(l >> sk >> ref >> type >> proto >> iface >> running >> rmem >> user >> inode)) continue;
+            if (iface == ifindex && !ours.count(inode)) total += rmem;
+        }
+        return total;
     }
 
     fd_t inj_, inj_vnet_, cap_;
-    unsigned long long tx_base_ = 0;
-    mutable unsigned long long injected_ = 0;  // frames sent (counted by settle())
+    // Frames injected since the last settle(), and arrived() just before the first of them.
+    mutable unsigned long long batch_ = 0, batch_base_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------------
