@@ -192,23 +192,27 @@ def e2e(dev, ifname, stats):
                f"revents {ev:#x} after reading the only frame")
 
     # POLLIN must come from the frame arriving while poll() sleeps (the notify path), not from a frame
-    # already queued: another thread writes the request once this one is seen asleep in poll(). The
+    # already queued: the request is written once the polling thread is seen asleep in poll(). The
     # write reaches tapd after the poll on the same channel, so tapd answered the poll before any reply
-    # existed. (Ask for POLLIN only: POLLOUT is always set and would end the wait at once.)
-    p_in = select.poll()
-    p_in.register(fd, select.POLLIN)
-    tid, seen = threading.get_native_id(), []
+    # existed. (Ask for POLLIN only: POLLOUT is always set and would end the wait at once.) No timeout
+    # on the poll: one that runs out polls the file once more and would find the frame, notification or
+    # not; a poller never woken stays asleep (a daemon thread, gone with the process).
+    polled = {}
 
-    def write_when_polling():
+    def poller():
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        seen.append(wait_blocked_in(tid, "poll"))
-        os.write(fd, arp_request())
-    th = threading.Thread(target=write_when_polling)
+        p_in = select.poll()
+        p_in.register(fd, select.POLLIN)
+        polled["ev"] = dict(p_in.poll(-1)).get(fd, 0)
+    th = threading.Thread(target=poller, daemon=True)
     th.start()
-    ev = dict(p_in.poll(20000)).get(fd, 0)
-    th.join()
-    report("poll_pollin_on_reply", ev & select.POLLIN and seen == [True],
-           f"revents {ev:#x}; seen asleep in poll() before the write: {seen}")
+    seen = wait_blocked_in(th.native_id, "poll")
+    os.write(fd, arp_request())
+    th.join(20.0)
+    ev = polled.get("ev", 0)
+    report("poll_pollin_on_reply", seen and not th.is_alive() and ev & select.POLLIN,
+           f"seen asleep in poll() before the write: {seen}; woken within 20 s: {not th.is_alive()}; "
+           f"revents {ev:#x}")
     if ev & select.POLLIN:
         d = os.read(fd, 2000)
         report("poll_pollin_frame", arp_reply_problem(d, tap_mac) is None, arp_reply_problem(d, tap_mac))

@@ -52,6 +52,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -948,50 +949,66 @@ void read_checks(target& t) {
                                             : "len=" + std::to_string(g.ret) + ",hdr=" + vnet_str(g.hdr.data()) +
                                                   ",frame=" + (g.frame == f ? "match" : "mismatch"));
     }
-    // Woken by a frame: another thread injects it once this one is seen asleep in the call and the
-    // target has the request (barrier), so "waited" means the call was blocked when the frame came (and,
-    // for poll, that the target had answered the first poll without POLLIN); "early" that it returned
-    // without blocking.
-    auto inject_when_blocked = [&](int fd, task_state::syscall_id sc, const bytes& f, std::atomic<bool>& returned,
-                                   bool& blocked) {
-        const pid_t me = static_cast<pid_t>(::gettid());
-        return std::thread([&t, &returned, &blocked, fd, sc, f, me] {
-            bool seen = task_state::wait_until([&] { return returned.load() || task_state::blocked_in(me, sc, fd); });
-            // Neither returned nor seen blocked in 10 s: this program cannot see what it must (exit 2).
-            if (!seen) {
-                note("the thread in %s() was not seen blocked within 10 s", sc.name);
-                std::exit(2);
-            }
-            blocked = !returned.load();
-            if (blocked) target::barrier(fd);
-            t.inject(f);
+    // Woken by a frame: the call (a read or poll that must block) runs on a helper thread; the frame is
+    // injected once that thread is seen asleep in it and the target has the request (barrier). Then up
+    // to 20 s for the call to return. "waited": seen blocked, then woken, so it was blocked when the frame
+    // came (and, for poll, the target had answered the first poll without POLLIN); "early": it returned
+    // without blocking; "not-woken": still asleep 20 s after the frame (the thread is left behind,
+    // detached, with its state). No timeout on the poll: one that runs out polls the file once more and
+    // would find the frame, woken or not.
+    struct blocking_call {
+        std::atomic<pid_t> tid{0};
+        std::atomic<bool> returned{false};
+        long ret = 0;
+        short revents = 0;
+        std::uint8_t buf[2048] = {};
+    };
+    auto woken_by_frame = [&t](int fd, task_state::syscall_id sc, const bytes& f, const std::shared_ptr<blocking_call>& c,
+                               void (*call)(blocking_call&, int)) -> std::string {
+        std::thread th([c, fd, call] {
+            c->tid = static_cast<pid_t>(::gettid());
+            call(*c, fd);
+            c->returned = true;
         });
+        // Neither returned nor seen blocked in 10 s: this program cannot see what it must (exit 2).
+        if (!task_state::wait_until([&] { return c->returned.load() || task_state::blocked_in(c->tid.load(), sc, fd); })) {
+            note("the thread in %s() was not seen blocked within 10 s", sc.name);
+            std::exit(2);
+        }
+        const bool blocked = !c->returned.load();
+        if (blocked) target::barrier(fd);
+        t.inject(f);
+        if (!task_state::wait_until([&] { return c->returned.load(); }, std::chrono::seconds(20))) {
+            th.detach();
+            return "not-woken";
+        }
+        th.join();
+        return blocked ? "waited" : "early";
     };
     {
         fd_t fd = t.open_dev();
         bytes f = fb.plain(8, 0);
-        std::atomic<bool> returned{false};
-        bool blocked = false;
-        std::thread th = inject_when_blocked(fd, task_state::sys_read, f, returned, blocked);
-        long n = t.rd(fd, buf, sizeof buf);
-        returned = true;
-        th.join();
-        check("read_blocking_woken", n < 0 ? errname(static_cast<int>(-n))
-                                           : std::string("len=") + std::to_string(n) + (blocked ? ",waited" : ",early") +
-                                                 ",frame=" + (std::memcmp(buf + 10, f.data(), 60) == 0 ? "match" : "mismatch"));
+        auto c = std::make_shared<blocking_call>();
+        std::string how = woken_by_frame(fd, task_state::sys_read, f, c, [](blocking_call& b, int d) {
+            b.ret = target::rd(d, b.buf, sizeof b.buf);
+        });
+        long n = c->ret;
+        check("read_blocking_woken", how == "not-woken" ? how
+                                     : n < 0 ? errname(static_cast<int>(-n))
+                                             : std::string("len=") + std::to_string(n) + "," + how + ",frame=" +
+                                                   (std::memcmp(c->buf + 10, f.data(), 60) == 0 ? "match" : "mismatch"));
     }
     {
         fd_t fd = t.open_dev();
         bytes f = fb.plain(9, 0);
-        std::atomic<bool> returned{false};
-        bool blocked = false;
-        std::thread th = inject_when_blocked(fd, task_state::sys_poll, f, returned, blocked);
-        pollfd p{fd, POLLIN, 0};
-        int n = ::poll(&p, 1, 20000);
-        returned = true;
-        th.join();
-        check("poll_woken", "n=" + std::to_string(n) + ",mask=" + poll_mask_str(p.revents) +
-                                (n > 0 ? (blocked ? ",waited" : ",early") : ",timeout"));
+        auto c = std::make_shared<blocking_call>();
+        std::string how = woken_by_frame(fd, task_state::sys_poll, f, c, [](blocking_call& b, int d) {
+            pollfd p{d, POLLIN, 0};
+            b.ret = ::poll(&p, 1, -1);
+            b.revents = p.revents;
+        });
+        check("poll_woken", how == "not-woken" ? how
+                                               : "n=" + std::to_string(c->ret) + ",mask=" + poll_mask_str(c->revents) + "," + how);
     }
     // Offload-sensitive reads: each sets its offloads first (in the kernel they are the device's, not the
     // open file's: see offload_checks).
