@@ -2,7 +2,7 @@
 """Type=notify contract: tapd sends READY=1 only once its device is being served, and STOPPING=1 on
 SIGTERM. Runs tapd in FUSE-mount mode in a throwaway network namespace with NOTIFY_SOCKET pointing at a
 socket of ours, as systemd would."""
-import os, socket, subprocess, sys, tempfile, time
+import os, shutil, socket, subprocess, sys, tempfile
 
 tapd = sys.argv[1]
 if os.geteuid() != 0 or not os.path.exists("/dev/fuse") or not os.path.exists("/dev/net/tun"):
@@ -18,7 +18,6 @@ p = subprocess.Popen(["unshare", "-n", tapd, "--fuse-mount", mnt, "--device", "t
 failed = False
 try:
     msg = s.recv(4096).decode()
-    ready_seen_at = time.monotonic()
     if "READY=1" not in msg:
         print(f"FAIL: first notification is not READY=1: {msg!r}"); failed = True
     elif not os.path.exists(os.path.join(mnt, "tap0")):
@@ -42,4 +41,5 @@ finally:
     err = p.stderr.read()
     if failed: print(err)
     subprocess.run(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
+    shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if failed else 0)

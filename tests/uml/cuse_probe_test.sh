@@ -64,6 +64,6 @@ echo "dd: OK"
 kill "$probe_pid"
 wait "$probe_pid" 2>/dev/null || true
 trap - EXIT
-for _ in $(seq 20); do [[ -e $dev ]] || break; sleep 0.1; done
+for _ in $(seq 100); do [[ -e $dev ]] || break; sleep 0.1; done
 [[ ! -e $dev ]] || fail "$dev still present after the probe exited"
 echo "PASS: CUSE echo device works"

@@ -87,7 +87,7 @@ watchdog=$!
 wait "$tapd_pid"
 check tapd_exit_status $? 0
 kill "$watchdog" 2>/dev/null
-for _ in {1..20}; do
+for _ in {1..100}; do
   [[ -e /dev/tap0 || -e /dev/tap1 ]] || break
   sleep 0.1
 done

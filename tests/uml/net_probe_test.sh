@@ -16,7 +16,7 @@ ip link set veth0 up
 ip link set veth1 up
 ip link set mvt0 up
 idx=$(</sys/class/net/mvt0/ifindex)
-for _ in $(seq 20); do [[ -c /dev/tap$idx ]] && break; sleep 0.1; done
+for _ in $(seq 100); do [[ -c /dev/tap$idx ]] && break; sleep 0.1; done
 ls -l /dev/tap*
 [[ -c /dev/tap$idx ]] || fail "/dev/tap$idx (macvtap mvt0) did not appear"
 # Opening it proves the char device is live, not just a stale node.

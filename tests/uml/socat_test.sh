@@ -18,7 +18,7 @@
 # shellcheck disable=SC2015,SC2317
 set -uo pipefail
 
-# pass, fail, dump, wait_for, log_has, pings_ok, peer_netns, fresh; $log (needs TAPD and OUTDIR).
+# pass, fail, dump, wait_for, log_has, pings_ok, peer_netns, fresh, tapd_stats; $log (needs TAPD and OUTDIR).
 . "${BASH_SOURCE[0]%/*}/clients/lib.sh"
 slog_a=$OUTDIR/socat-tapd.log
 slog_b=$OUTDIR/socat-peer.log
@@ -82,11 +82,7 @@ pings_ok ping_peer_to_root 3 "$(ip netns exec peer ping -c 3 -i 0.2 -W 2 10.0.0.
 pings_ok ping_large 2 "$(ping -c 2 -i 0.2 -W 2 -s 1400 10.0.0.2 2>&1)"
 
 # The pings went through tapd (10.0.0.0/24 has no other way out of the root netns).
-kill -USR1 "$tapd_pid"
-wait_for 30 log_has "$log" "stats tap0:"
-mapfile -t l <"$log"
-stats=
-for x in "${l[@]}"; do [[ $x == *"stats tap0:"* ]] && stats=$x; done
+tapd_stats "$tapd_pid" "$log" tap0
 [[ $stats =~ rx_frames=([0-9]+).*tx_frames=([0-9]+).*queues=([0-9]+) ]] \
   && ((BASH_REMATCH[1] >= 8 && BASH_REMATCH[2] >= 8 && BASH_REMATCH[3] == 1)) \
   && pass tapd_carried_traffic || fail tapd_carried_traffic "want rx,tx >= 8, queues=1: '$stats'"

@@ -7,6 +7,8 @@
 Every check prints "PASS name" or "FAIL name: detail"; the exit status is 1 if any check failed
 (2 for a usage error). Checks go on after a failure where that makes sense, so one run shows
 everything that is wrong, but a hung device must not hang the test: every wait has a deadline.
+No wait is a bare sleep: a reader is "blocked" when seen asleep in read() (taplib.blocked_in), a frame
+"taken" when the kernel or tapd counted it.
 
 Why one process runs many checks: each fork/exec in UML costs ~50 ms and Python's start-up much
 more, so the shell script around this starts it as rarely as possible.
@@ -29,7 +31,7 @@ import time
 import taplib
 from taplib import (ETH_P_ARP, ETH_P_TEST, IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_VNET_HDR, LOCAL_IP,
                     PEER_IP, PEER_MAC, SIOCGIFHWADDR, TUNGETIFF, TUNSETIFF, Stats, arp_request, check_eq,
-                    errname, ifr_name, ifreq, ioctl_buf, report)
+                    errname, ifr_name, ifreq, ioctl_buf, report, round_trip, wait_blocked_in, wait_until)
 
 # <linux/if_tun.h> (the rest: taplib)
 TUNGETFEATURES = 0x800454CF
@@ -189,33 +191,46 @@ def e2e(dev, ifname, stats):
         report("poll_drained", ev & select.POLLOUT and not ev & select.POLLIN,
                f"revents {ev:#x} after reading the only frame")
 
-    # POLLIN must come from the frame arriving while poll() sleeps (the notify path), not from
-    # a frame that was already queued: write, then poll with a deadline before reading.
-    # (Ask for POLLIN only: POLLOUT is always set and would end the wait at once.)
-    p_in = select.poll()
-    p_in.register(fd, select.POLLIN)
+    # POLLIN must come from the frame arriving while poll() sleeps (the notify path), not from a frame
+    # already queued: the request is written once the polling thread is seen asleep in poll(). The
+    # write reaches tapd after the poll on the same channel, so tapd answered the poll before any reply
+    # existed. (Ask for POLLIN only: POLLOUT is always set and would end the wait at once.) No timeout
+    # on the poll: one that runs out polls the file once more and would find the frame, notification or
+    # not; a poller never woken stays asleep (a daemon thread, gone with the process).
+    polled = {}
+
+    def poller():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        p_in = select.poll()
+        p_in.register(fd, select.POLLIN)
+        polled["ev"] = dict(p_in.poll(-1)).get(fd, 0)
+    th = threading.Thread(target=poller, daemon=True)
+    th.start()
+    seen = wait_blocked_in(th.native_id, "poll")
     os.write(fd, arp_request())
-    t0 = time.monotonic()
-    ev = dict(p_in.poll(3000)).get(fd, 0)
-    report("poll_pollin_on_reply", ev & select.POLLIN, f"revents {ev:#x} after {time.monotonic() - t0:.2f}s")
+    th.join(20.0)
+    ev = polled.get("ev", 0)
+    report("poll_pollin_on_reply", seen and not th.is_alive() and ev & select.POLLIN,
+           f"seen asleep in poll() before the write: {seen}; woken within 20 s: {not th.is_alive()}; "
+           f"revents {ev:#x}")
     if ev & select.POLLIN:
         d = os.read(fd, 2000)
         report("poll_pollin_frame", arp_reply_problem(d, tap_mac) is None, arp_reply_problem(d, tap_mac))
 
-    # A blocking read parked in tapd, completed by a frame arriving later (another thread writes
-    # the request after the read has been sent).
-    def delayed_write():
+    # A blocking read parked in tapd, completed by a frame arriving later: another thread writes the
+    # request once this thread is seen asleep in read(), so the reply cannot have been there first.
+    tid, seen = threading.get_native_id(), []
+
+    def write_when_blocked():
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        time.sleep(0.3)
+        seen.append(wait_blocked_in(tid, "read"))
         os.write(fd, arp_request())
-    th = threading.Thread(target=delayed_write)
-    t0 = time.monotonic()
+    th = threading.Thread(target=write_when_blocked)
     th.start()
     d = os.read(fd, 2000)  # bounded: the thread's request always draws a reply
-    dt = time.monotonic() - t0
     th.join()
-    report("blocking_read_waits", dt >= 0.25 and arp_reply_problem(d, tap_mac) is None,
-           f"returned after {dt:.2f}s: {arp_reply_problem(d, tap_mac)}")
+    report("blocking_read_waits", seen == [True] and arp_reply_problem(d, tap_mac) is None,
+           f"seen asleep in read() before the write: {seen}; reply: {arp_reply_problem(d, tap_mac)}")
 
     eintr_check(fd, tap_mac)
 
@@ -238,7 +253,10 @@ def e2e(dev, ifname, stats):
     s = stats.get(ifname)
     check_eq("stats_queues_2", s and s.get("queues"), 2)
     os.write(fd2, arp_request())
-    time.sleep(0.5)  # the reply has long arrived by then; then count where it went
+    # tapd counts the reply (rx_frames) as it steers it to a queue: then count where it went.
+    rx0 = s["rx_frames"] if s else 0
+    s1 = stats.wait(ifname, lambda c: c["rx_frames"] > rx0)
+    report("multiqueue_reply_taken", s1 is not None and s1["rx_frames"] == rx0 + 1, f"stats {s1}, rx_frames before {rx0}")
     got = []
     for f in (fd, fd2):
         fcntl.fcntl(f, fcntl.F_SETFL, fl | os.O_NONBLOCK)
@@ -264,10 +282,12 @@ def e2e(dev, ifname, stats):
 def eintr_check(fd, tap_mac):
     """A blocking read interrupted by a signal ends with EINTR, and the file keeps working.
 
-    Python retries os.read on EINTR (PEP 475) unless the handler raises, so it raises. If tapd
+    Python retries os.read on EINTR (PEP 475) unless the handler raises, so it raises. A helper
+    thread sends the signal once this thread is seen asleep in read() and tapd has taken the request
+    (round_trip), so what is interrupted is a read parked in tapd, never one not yet made. If tapd
     ignored FUSE_INTERRUPT the read would hang for ever (FUSE waits killably after sending the
-    interrupt): a watchdog thread then writes an ARP request whose reply completes the read,
-    which turns the hang into a FAIL."""
+    interrupt): the helper then writes an ARP request whose reply completes the read, which turns the
+    hang into a FAIL."""
     class Alarm(Exception):
         pass
 
@@ -278,34 +298,34 @@ def eintr_check(fd, tap_mac):
             raise Alarm()
     old = signal.signal(signal.SIGALRM, on_alarm)
     done = threading.Event()
+    me, tid, seen = threading.get_ident(), threading.get_native_id(), []
 
-    def watchdog():
+    def interrupter():
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        if not done.wait(5.0):
+        seen.append(wait_blocked_in(tid, "read") and round_trip(fd) == 0)
+        signal.pthread_kill(me, signal.SIGALRM)
+        if not done.wait(10.0):
             os.write(fd, arp_request())
-    th = threading.Thread(target=watchdog)
+    th = threading.Thread(target=interrupter)
     th.start()
-    t0 = time.monotonic()
     outcome = None
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.3)
         try:
             d = os.read(fd, 2000)
-            outcome = f"read returned {len(d)} bytes after {time.monotonic() - t0:.2f}s (not interrupted)"
+            outcome = f"read returned {len(d)} bytes (not interrupted)"
         except Alarm:
             outcome = "interrupted"
         except OSError as ex:
             outcome = f"read failed with {errname(ex.errno)}"
         armed[0] = False
-    except Alarm:  # the alarm raced past the read's end; the outcome above stands
+    except Alarm:  # the signal landed after the read had ended; the outcome above stands
         armed[0] = False
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         done.set()
         th.join()
         signal.signal(signal.SIGALRM, old)
-    dt = time.monotonic() - t0
-    report("eintr_blocking_read", outcome == "interrupted" and dt < 2.0, f"{outcome} ({dt:.2f}s)")
+    report("eintr_blocking_read", outcome == "interrupted" and seen == [True],
+           f"{outcome}; seen asleep in read() and parked in tapd before the signal: {seen}")
     # tapd must have dropped the interrupted read: a stale parked read would swallow this reply.
     arp_exchange("arp_after_eintr", fd, tap_mac)
 
@@ -323,21 +343,27 @@ def overflow(dev, ifname, stats, frames):
     e, _ = ioctl_buf(fd, TUNSETIFF, ifreq(b"", IFF_TAP | IFF_NO_PI))
     report("overflow_tunsetiff", e == 0, errname(e))
     s0 = stats.get(ifname)
-    kdrop0 = kstat("tx_dropped")
+    kdrop0, taken0 = kstat("tx_dropped"), kstat("tx_packets")
 
     sk = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     sk.bind((ifname, 0))
     hdr = b"\xff" * 6 + PEER_MAC + struct.pack("!H", ETH_P_TEST)
     sent = 0
     for i in range(frames):
+        # The kernel's own TUN queue is txqueuelen long too: send a frame only while at most 4 are in it
+        # (tx_packets counts the frames tapd has taken off the TUN fd), so the overflow happens in
+        # tapd's per-open queue, which is under test.
+        if not wait_until(lambda: kstat("tx_packets") - taken0 >= sent - 4, step=0.001):
+            report("overflow_tapd_takes_frames", False, f"tapd took {kstat('tx_packets') - taken0} of {sent}")
+            break
         sk.send(hdr + struct.pack("!I", i).ljust(46, b"\0"))
         sent += 1
-        # The kernel's own TUN queue is txqueuelen long too; pace the burst so that tapd (one CPU
-        # in UML) drains it and the overflow happens in tapd's per-open queue, which is under test.
-        if i % 4 == 3:
-            time.sleep(0.002)
     sk.close()
-    time.sleep(0.3)  # let tapd take the last frames off the TUN fd
+    # Every frame sent has left the TUN (taken by tapd, or dropped by the kernel), and tapd has counted
+    # each it took.
+    wait_until(lambda: kstat("tx_packets") - taken0 + kstat("tx_dropped") - kdrop0 >= sent, step=0.001)
+    taken = kstat("tx_packets") - taken0
+    stats.wait(ifname, lambda c: s0 is not None and c["rx_frames"] - s0["rx_frames"] >= taken)
 
     fl = fcntl.fcntl(fd, fcntl.F_GETFL)
     fcntl.fcntl(fd, fcntl.F_SETFL, fl | os.O_NONBLOCK)

@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/if_tun.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -163,6 +164,27 @@ std::optional<mac_t> if_mac(const std::string& name) {
     return m;
 }
 
+std::optional<if_counters> if_stats(const std::string& name) {
+    // "  name: rx_bytes rx_packets rx_errs rx_drop fifo frame compressed multicast tx_bytes tx_packets
+    //  tx_errs tx_drop ..."
+    std::istringstream in(read_text("/proc/self/net/dev"));
+    std::string line;
+    while (std::getline(in, line)) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::istringstream n(line.substr(0, colon));
+        std::string ifname;
+        n >> ifname;
+        if (ifname != name) continue;
+        std::istringstream v(line.substr(colon + 1));
+        unsigned long long f[12] = {};
+        for (auto& x : f) v >> x;
+        if (!v) return std::nullopt;
+        return if_counters{.rx_packets = f[1], .rx_dropped = f[3], .tx_packets = f[9], .tx_dropped = f[11]};
+    }
+    return std::nullopt;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Frame building and parsing
 // ---------------------------------------------------------------------------------------------------
@@ -310,10 +332,10 @@ void tapd_process::start(const std::vector<std::string>& devices) {
     pid_ = pid;
     g_tapd_pid = pid;
 
-    // Ready within 5 s, and still alive.
+    // Ready within 10 s, and still alive.
     auto t0 = clock_type::now();
     bool ready = false;
-    while (ms_since(t0) < 5000) {
+    while (ms_since(t0) < 10000) {
         if (contains(log(), "tapd: ready")) {
             ready = true;
             break;
@@ -384,6 +406,21 @@ thread_guard::~thread_guard() {
         t_.kill_hard();
         th_.join();
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Waiting on observable state
+// ---------------------------------------------------------------------------------------------------
+
+void thread_id::publish() { tid_ = ::gettid(); }
+
+bool wait_blocked(const thread_id& th, task_state::syscall_id sc, int fd, std::chrono::milliseconds limit) {
+    return wait_until([&] { return task_state::blocked_in(th.get(), sc, fd); }, limit);
+}
+
+int round_trip(int fd) {
+    int sz = 0;
+    return ::ioctl(fd, TUNGETVNETHDRSZ, &sz) == 0 ? 0 : errno;
 }
 
 // ---------------------------------------------------------------------------------------------------

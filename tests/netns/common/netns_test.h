@@ -2,7 +2,8 @@
 // mount) namespace before Catch runs, with exit 77 (SKIP) when that is not possible; shell and interface
 // helpers; Ethernet/ARP frame building; an fd guard and a watchdog; and the tapd process fixture (start in
 // FUSE-mount mode, wait for "ready", stop with SIGTERM and verify) with guarded reads and writes on its
-// device files.
+// device files; waiting on observable state (a thread blocked in a system call: task_state.h; an
+// interface's counters; tapd having answered every earlier request on a device: round_trip()).
 //
 // Catch2 assertions in here run on the calling (main) thread, as everywhere in these tests; helper
 // threads only record what they saw.
@@ -26,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "task_state.h"
+
 namespace netns_test {
 
 using namespace std::chrono_literals;
@@ -45,6 +48,8 @@ constexpr mac_t bcast_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 constexpr std::uint16_t ethertype_test = 0x88b5;  // IEEE "local experimental"
 
 long ms_since(clock_type::time_point t0);
+
+using task_state::wait_until;  // wait_until(pred, limit = 10 s): poll a condition with a deadline
 
 // ---------------------------------------------------------------------------------------------------
 // Before Catch runs: namespaces and SKIP (exit 77). Each returns 0 to go on, else the exit code to
@@ -96,6 +101,14 @@ int ifindex_of(const std::string& name);
 bool interface_exists(const std::string& name);
 // SIOCGIFHWADDR.
 std::optional<mac_t> if_mac(const std::string& name);
+
+// An interface's counters in this network namespace, from /proc/self/net/dev (per netns, unlike /sys).
+// For a TUN interface tx_packets counts the frames its reader (tapd) took off the TUN fd, tx_dropped
+// the ones the kernel dropped because its ring was full.
+struct if_counters {
+    unsigned long long rx_packets = 0, rx_dropped = 0, tx_packets = 0, tx_dropped = 0;
+};
+std::optional<if_counters> if_stats(const std::string& name);
 
 // ---------------------------------------------------------------------------------------------------
 // Frame building and parsing
@@ -176,10 +189,10 @@ public:
     // Emergency cleanup only; the happy path is stop_and_verify().
     ~tapd_process();
 
-    // Starts tapd with one --device per entry and waits (5 s) for "ready" and the mount.
+    // Starts tapd with one --device per entry and waits (10 s) for "ready" and the mount.
     void start(const std::vector<std::string>& devices);
     // SIGTERM → exit 0 within `limit`, "stopped" logged, mount gone. Returns the time to exit.
-    long stop_and_verify(std::chrono::milliseconds limit = 5000ms);
+    long stop_and_verify(std::chrono::milliseconds limit = 10000ms);
 
     // SIGKILL without reaping (the destructor reaps): aborts the FUSE connection, failing blocked calls.
     void kill_hard();
@@ -219,8 +232,30 @@ struct io_result {
     int err = 0;
 };
 
+// A thread's kernel id, published by the thread itself (publish() first thing), so that another
+// thread can watch it in /proc.
+class thread_id {
+public:
+    void publish();  // call from the thread
+    pid_t get() const { return tid_.load(); }
+
+private:
+    std::atomic<pid_t> tid_{0};
+};
+
+// Waits (up to `limit`) until the thread has published its id and is asleep in system call `sc` on `fd`
+// (fd < 0: any): a blocked read, poll, epoll_wait seen in /proc, not guessed from elapsed time.
+bool wait_blocked(const thread_id& th, task_state::syscall_id sc, int fd = -1,
+                  std::chrono::milliseconds limit = 10000ms);
+
+// One request tapd must answer on `fd`'s device (TUNGETVNETHDRSZ, int-sized, so FUSE-mount mode passes
+// it): tapd reads a device's requests in order from one channel and answers them from one thread, so
+// when this returns it has handled every request made on that device before, e.g. parked a read that a
+// thread is blocked in. Returns the ioctl's errno (0).
+int round_trip(int fd);
+
 // Every write is answered at once by tapd (it never queues); a hang is a bug, so guard it.
-io_result write_buf(int fd, const bytes& b, std::chrono::milliseconds limit = 5000ms);
+io_result write_buf(int fd, const bytes& b, std::chrono::milliseconds limit = 10000ms);
 
 struct read_result {
     bytes data;
@@ -228,6 +263,6 @@ struct read_result {
     bool timed_out = false;
 };
 // One blocking read, guarded: if nothing arrives within `limit`, tapd is killed (the read then fails).
-read_result read_frame(int fd, std::chrono::milliseconds limit = 3000ms, std::size_t cap = 65600);
+read_result read_frame(int fd, std::chrono::milliseconds limit = 10000ms, std::size_t cap = 65600);
 
 }  // namespace netns_test

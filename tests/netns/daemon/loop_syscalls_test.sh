@@ -13,7 +13,8 @@ exec unshare -n bash -c '
   dir=$1; tapd=$2
   strace -f -qq -o "$dir/trace" "$tapd" --fuse-mount "$dir/mnt" --device tap0 2>"$dir/log" &
   strace_pid=$!
-  for _ in $(seq 100); do grep -q ready "$dir/log" 2>/dev/null && break; sleep 0.05; done
+  for _ in $(seq 200); do grep -q ready "$dir/log" 2>/dev/null && break; sleep 0.05; done
+  grep -q ready "$dir/log" || { echo "FAIL: tapd not ready within 10 s"; cat "$dir/log"; pkill -TERM -P "$strace_pid"; exit 1; }
   sysctl -qw net.ipv6.conf.tap0.disable_ipv6=1 2>/dev/null
   ip addr add 10.0.0.1/24 dev tap0; ip link set tap0 up
   python3 - "$dir/mnt/tap0" <<PY

@@ -180,12 +180,12 @@ TEST_CASE("set_up toggles IFF_UP; carrier follows the veth peer") {
     CHECK(a.admin_up);
     CHECK(a.carrier);
     CHECK(ip_has_flag(ip_link_json("veth0"), "LOWER_UP"));
-    // operstate is updated by the kernel's linkwatch work, asynchronously; give it a moment.
+    // operstate is updated by the kernel's linkwatch work, asynchronously: wait for it (10 s at most).
     std::string oper;
-    for (int tries = 0; tries < 50 && oper != "UP"; ++tries) {
+    netns_test::wait_until([&] {
         oper = json_value(ip_link_json("veth0"), "operstate").value_or("");
-        if (oper != "UP") std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+        return oper == "UP";
+    });
     CHECK(oper == "UP");
 
     REQUIRE_OK(rs.set_up(i0, false));

@@ -10,7 +10,9 @@
 // device file (10-byte virtio_net_hdr first), frames written into the file must be captured there.
 //
 // Blocking calls on the FUSE file are guarded by a watchdog that SIGKILLs tapd (the FUSE connection then
-// aborts and the call fails), so a hang is a failure, never a stuck test.
+// aborts and the call fails), so a hang is a failure, never a stuck test. Nothing sleeps in place of a
+// condition: a blocked reader is seen in /proc (wait_blocked), and "this frame does not arrive" is shown
+// by a witness frame sent after it on the same path arriving first (send_and_expect_nothing).
 // Catch2 assertions run on the main thread only; helper threads just record what they saw.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
@@ -113,9 +115,11 @@ std::string node_for(const std::string& ifname) { return "tap" + std::to_string(
 // I/O on the device file
 // ---------------------------------------------------------------------------------------------------
 
-// Reads until a marker frame with sequence `seq` arrives (others are skipped and listed in `skipped`).
-// Uses poll() with a deadline, then an O_NONBLOCK read, so nothing waits forever.
-read_result read_marker(int fd, std::uint32_t seq, std::chrono::milliseconds limit, std::string* skipped = nullptr) {
+// Reads until a marker frame with sequence `seq` arrives (others are skipped and listed in `skipped`,
+// the sequence numbers of skipped marker frames in `skipped_seqs`). Uses poll() with a deadline, then
+// an O_NONBLOCK read, so nothing waits forever.
+read_result read_marker(int fd, std::uint32_t seq, std::chrono::milliseconds limit, std::string* skipped = nullptr,
+                        std::vector<std::uint32_t>* skipped_seqs = nullptr) {
     auto t0 = clock_type::now();
     read_result r;
     for (;;) {
@@ -149,6 +153,7 @@ read_result read_marker(int fd, std::uint32_t seq, std::chrono::milliseconds lim
             return r;
         }
         if (skipped) *skipped += "[" + std::to_string(n) + " bytes: " + hex(buf, 40) + "] ";
+        if (skipped_seqs && is_marker(frame)) skipped_seqs->push_back(marker_seq(frame));
     }
 }
 
@@ -189,7 +194,7 @@ public:
         }
     }
     // The marker frame with sequence `seq` as it arrived here, if it did within `ms`.
-    std::optional<bytes> capture(std::uint32_t seq, int ms = 2000) const {
+    std::optional<bytes> capture(std::uint32_t seq, int ms = 10000) const {
         auto t0 = clock_type::now();
         bytes buf(70000);
         while (ms_since(t0) < ms) {
@@ -227,7 +232,7 @@ void send_and_read(int fd, const wire& w, const mac_t& dst, std::uint32_t seq, s
     bytes f = marker_frame(dst, peer_mac, seq, len);
     REQUIRE(w.send(f));
     std::string skipped;
-    auto r = read_marker(fd, seq, 3000ms, &skipped);
+    auto r = read_marker(fd, seq, 10000ms, &skipped);
     INFO("frame " << seq << " sent to " << mac_str(dst) << "; read errno " << r.err << ", timed out "
                   << r.timed_out << "; skipped: " << skipped);
     REQUIRE_FALSE(r.timed_out);
@@ -237,23 +242,34 @@ void send_and_read(int fd, const wire& w, const mac_t& dst, std::uint32_t seq, s
     CHECK(bytes(r.data.begin() + vnet_len, r.data.end()) == f);
 }
 
-// Sends a marker frame to `dst` and CHECKs that nothing of that sequence reaches the device in `ms`.
-void send_and_expect_nothing(int fd, const wire& w, const mac_t& dst, std::uint32_t seq, int ms = 500) {
-    REQUIRE(w.send(marker_frame(dst, peer_mac, seq)));
-    auto r = read_marker(fd, seq, std::chrono::milliseconds(ms));
-    INFO("frame " << seq << " sent to " << mac_str(dst) << " must not reach the device");
-    CHECK(r.timed_out);
+// Reads until the witness marker frame `witness_seq` arrives and CHECKs that no marker frame `seq` came
+// before it. The witness is sent after the frame under test, on the same path (one wire, one receive
+// queue, one tapd reader), so the frame under test, had it been let through, would have been read first:
+// "nothing arrived" is shown by the order of arrival, not by a wait running out.
+void expect_nothing_before_witness(int fd, std::uint32_t seq, std::uint32_t witness_seq) {
+    std::string skipped;
+    std::vector<std::uint32_t> seqs;
+    auto r = read_marker(fd, witness_seq, 10000ms, &skipped, &seqs);
+    INFO("frame " << seq << " must not reach the device; witness " << witness_seq << " read: timed out "
+                  << r.timed_out << " errno " << r.err << "; skipped before it: " << skipped);
+    REQUIRE_FALSE(r.timed_out);
+    REQUIRE(r.err == 0);
+    CHECK(std::find(seqs.begin(), seqs.end(), seq) == seqs.end());
 }
 
-// Waits until `pred` holds, up to `ms`; returns whether it did.
+// Sends a marker frame to `dst` and CHECKs that it does not reach the device: a witness frame to
+// `witness_dst` (an address the device does receive), sent next, arrives with nothing of `seq` before it.
+void send_and_expect_nothing(int fd, const wire& w, const mac_t& dst, std::uint32_t seq, const mac_t& witness_dst) {
+    const std::uint32_t witness = seq + 1000000;
+    REQUIRE(w.send(marker_frame(dst, peer_mac, seq)));
+    REQUIRE(w.send(marker_frame(witness_dst, peer_mac, witness)));
+    expect_nothing_before_witness(fd, seq, witness);
+}
+
+// Waits until `pred` holds, up to `limit`; returns whether it did.
 template <typename F>
-bool eventually(F pred, int ms = 3000) {
-    auto t0 = clock_type::now();
-    while (ms_since(t0) < ms) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return pred();
+bool eventually(F pred, std::chrono::milliseconds limit = 10000ms) {
+    return wait_until(pred, limit);
 }
 
 }  // namespace
@@ -287,7 +303,7 @@ TEST_CASE("lower=: tapd creates the macvlan (mode as asked), serves tap<ifindex>
     t.stop_and_verify();
     // Deleted with tapd (netlink, synchronously before exit): no waiting needed, but allow the kernel's
     // unregistration a moment.
-    CHECK(eventually([] { return !interface_exists("mvA") && !interface_exists("mvB"); }, 2000));
+    CHECK(eventually([] { return !interface_exists("mvA") && !interface_exists("mvB"); }));
     CHECK(ip_link_detail("mvA").empty());
     CHECK(interface_exists("veth0"));
 }
@@ -344,19 +360,21 @@ TEST_CASE("traffic both ways: writes leave on the wire, frames to the macvlan's 
     send_and_read(fd.get(), w, *mv_mac, 20, 60);
     send_and_read(fd.get(), w, *mv_mac, 21, 1514);
     send_and_read(fd.get(), w, bcast_mac, 22);
-    send_and_expect_nothing(fd.get(), w, mac_t{0x02, 0x99, 0x99, 0x99, 0x99, 0x99}, 23);
-    // What the device wrote is not looped back to its readers (PACKET_IGNORE_OUTGOING).
+    send_and_expect_nothing(fd.get(), w, mac_t{0x02, 0x99, 0x99, 0x99, 0x99, 0x99}, 23, *mv_mac);
+    // What the device wrote is not looped back to its readers (PACKET_IGNORE_OUTGOING). A looped-back
+    // copy would be in tapd's socket when write() returns (dev_queue_xmit hands it to the taps then),
+    // ahead of the witness sent from the wire afterwards.
     {
         bytes f = marker_frame(bcast_mac, *mv_mac, 30);
         REQUIRE(write_buf(fd.get(), with_vnet(f)).n == static_cast<long>(f.size() + vnet_len));
-        auto r = read_marker(fd.get(), 30, 500ms);
-        CHECK(r.timed_out);
+        REQUIRE(w.send(marker_frame(*mv_mac, peer_mac, 31)));
+        expect_nothing_before_witness(fd.get(), 30, 31);
     }
     // A burst, in order, nothing lost (well under txqueuelen).
     for (std::uint32_t s = 100; s < 150; ++s) REQUIRE(w.send(marker_frame(*mv_mac, peer_mac, s)));
     std::uint32_t expect = 100;
     while (expect < 150) {
-        auto r = read_marker(fd.get(), expect, 2000ms);
+        auto r = read_marker(fd.get(), expect, 10000ms);
         INFO("burst frame " << expect);
         REQUIRE_FALSE(r.timed_out);
         REQUIRE(r.err == 0);
@@ -364,7 +382,7 @@ TEST_CASE("traffic both ways: writes leave on the wire, frames to the macvlan's 
     }
     fd.reset();
     t.stop_and_verify();
-    CHECK(eventually([] { return !interface_exists("mv0"); }, 2000));
+    CHECK(eventually([] { return !interface_exists("mv0"); }));
 }
 
 TEST_CASE("an 802.1Q-tagged frame from the wire is read with its tag, as macvtap hands it out", "[vlan]") {
@@ -391,10 +409,10 @@ TEST_CASE("an 802.1Q-tagged frame from the wire is read with its tag, as macvtap
         REQUIRE(w.send(f));
         auto t0 = clock_type::now();
         bytes got;
-        while (got.empty() && ms_since(t0) < 2000) {
+        while (got.empty() && ms_since(t0) < 10000) {
             pollfd p{fd.get(), POLLIN, 0};
             if (::poll(&p, 1, 100) <= 0) continue;
-            auto r = read_frame(fd.get(), 2000ms);
+            auto r = read_frame(fd.get());
             if (r.err || r.timed_out) break;
             static const char tag[] = "tapd-pkt";
             auto it = std::search(r.data.begin(), r.data.end(), tag, tag + 8);
@@ -451,7 +469,9 @@ TEST_CASE("link deleted under traffic: blocked reader and writer get ENODEV, the
     int rerr = 0;
     auto t0 = clock_type::now();
     long rat = -1;
+    thread_id reader_id;
     std::thread reader([&] {
+        reader_id.publish();
         std::array<std::uint8_t, 2048> buf{};
         ssize_t n = ::read(rfd.get(), buf.data(), buf.size());
         rerr = errno;
@@ -480,14 +500,18 @@ TEST_CASE("link deleted under traffic: blocked reader and writer get ENODEV, the
         wdone = true;
     });
     thread_guard wg(writer, t);
-    std::this_thread::sleep_for(300ms);
+    // The reader seen asleep in read(), parked in tapd (the other device's round trip comes after it on
+    // the one FUSE channel), and the writer's frames going through, when the link goes.
+    CHECK(wait_blocked(reader_id, task_state::sys_read, rfd.get()));
+    CHECK(round_trip(other.get()) == 0);
+    CHECK(eventually([&] { return writes_ok.load() > 0; }));
+    CHECK(task_state::blocked_in(reader_id.get(), task_state::sys_read, rfd.get()));
     CHECK_FALSE(rdone.load());
-    CHECK(writes_ok.load() > 0);
 
     auto t_del = clock_type::now();
     long del_at = ms_since(t0);
     REQUIRE(sh("ip link del mv0") == 0);
-    bool woke = eventually([&] { return rdone.load() && wdone.load(); }, 3000);
+    bool woke = eventually([&] { return rdone.load() && wdone.load(); });
     long took = ms_since(t_del);
     wstop = true;
     if (!woke) t.kill_hard();  // unstick them so the test can report
@@ -512,28 +536,28 @@ TEST_CASE("link deleted under traffic: blocked reader and writer get ENODEV, the
     auto w2 = write_buf(wfd.get(), with_vnet(marker_frame(peer_mac, *mv_mac, 3)));
     CHECK(w2.n == -1);
     CHECK(w2.err == ENODEV);
-    auto r2 = read_frame(rfd.get(), 3000ms);
+    auto r2 = read_frame(rfd.get());
     CHECK_FALSE(r2.timed_out);
     CHECK(r2.err == ENODEV);
     {
         pollfd p{rfd.get(), POLLIN, 0};
-        watchdog wd(t.pid(), 3000ms);
+        watchdog wd(t.pid(), 10000ms);
         int n = ::poll(&p, 1, 0);
         INFO("poll after deletion: " << n << " revents " << p.revents);
         CHECK(n == 1);
         CHECK((p.revents & (POLLERR | POLLHUP)) != 0);
     }
     // The file leaves the directory; a new open fails with ENOENT.
-    bool gone = eventually([&] { return list_dir(t.dir()).count(node) == 0; }, 3000);
+    bool gone = eventually([&] { return list_dir(t.dir()).count(node) == 0; });
     INFO("directory now: " << [&] { std::string s; for (auto& n : list_dir(t.dir())) s += n + " "; return s; }());
     CHECK(gone);
     CHECK(list_dir(t.dir()) == std::set<std::string>{"tun0"});
     CHECK(eventually([&] {
         fd_guard again(t.open_file(node));
         return again.get() < 0 && errno == ENOENT;
-    }, 3000));
+    }));
     struct stat st{};
-    CHECK(eventually([&] { return ::stat(t.path(node).c_str(), &st) != 0 && errno == ENOENT; }, 3000));
+    CHECK(eventually([&] { return ::stat(t.path(node).c_str(), &st) != 0 && errno == ENOENT; }));
 
     // The other device still works: an ARP exchange through the already-open file and a fresh one.
     REQUIRE(t.alive());
@@ -549,7 +573,7 @@ TEST_CASE("link deleted under traffic: blocked reader and writer get ENODEV, the
         REQUIRE(wr.n == static_cast<long>(req.size()));
         read_result r;
         for (int i = 0; i < 5; ++i) {  // skip anything that is not the reply
-            r = read_frame(fd, 3000ms);
+            r = read_frame(fd);
             if (r.err || r.timed_out) break;
             if (r.data.size() >= vnet_len + 42 && get16(r.data, vnet_len + 12) == ETH_P_ARP &&
                 get16(r.data, vnet_len + 14 + 6) == 2)
@@ -568,7 +592,7 @@ TEST_CASE("link deleted under traffic: blocked reader and writer get ENODEV, the
     wfd.reset();
     other.reset();
     t.stop_and_verify();
-    CHECK(eventually([] { return !interface_exists("tun0"); }, 2000));
+    CHECK(eventually([] { return !interface_exists("tun0"); }));
 }
 
 TEST_CASE("MTU change on the link: frame size limit follows `ip link set mtu`", "[mtu]") {
@@ -604,7 +628,7 @@ TEST_CASE("MTU change on the link: frame size limit follows `ip link set mtu`", 
     bool ok = eventually([&] {
         bytes f = with_vnet(marker_frame(peer_mac, *mv_mac, 5, 1514));
         return write_buf(fd.get(), f).n == static_cast<long>(f.size());
-    }, 2000);
+    });
     CHECK(ok);
     write_and_capture(fd.get(), w, *mv_mac, 6, 1514);
     fd.reset();
@@ -628,7 +652,7 @@ TEST_CASE("MAC change on the link: frames to the new address are received, the o
     REQUIRE(sh("ip link set mv0 address " + mac_str(new_mac)) == 0);
     REQUIRE(if_mac("mv0") == new_mac);
     send_and_read(fd.get(), w, new_mac, 2);
-    send_and_expect_nothing(fd.get(), w, *old_mac, 3);
+    send_and_expect_nothing(fd.get(), w, *old_mac, 3, new_mac);
     write_and_capture(fd.get(), w, new_mac, 4);
     CHECK(t.alive());
     fd.reset();
@@ -651,7 +675,7 @@ TEST_CASE("renamed link keeps its device working, and is still deleted on exit",
     // A netdev can only be renamed while down.
     REQUIRE(sh("ip link set mvX down && ip link set mvX name mvY && ip link set mvY up") == 0);
     REQUIRE(ifindex_of("mvY") == ifindex);
-    CHECK(eventually([&] { return contains(t.log(), "renamed to mvY"); }, 2000));
+    CHECK(eventually([&] { return contains(t.log(), "renamed to mvY"); }));
     INFO("tapd stderr:\n" << t.log());
     CHECK(list_dir(t.dir()) == std::set<std::string>{node});  // same node: tap<ifindex>
     send_and_read(fd.get(), w, *mac, 2);
@@ -663,7 +687,7 @@ TEST_CASE("renamed link keeps its device working, and is still deleted on exit",
     fd.reset();
     fd2.reset();
     t.stop_and_verify();
-    CHECK(eventually([] { return !interface_exists("mvY"); }, 2000));
+    CHECK(eventually([] { return !interface_exists("mvY"); }));
 }
 
 // ---------------------------------------------------------------------------------------------------

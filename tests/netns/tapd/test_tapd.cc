@@ -11,7 +11,9 @@
 // that the mount is gone and that the interface was deleted.
 //
 // Blocking operations on the FUSE file are always guarded: a watchdog SIGKILLs tapd when one hangs,
-// which aborts the FUSE connection and fails the blocked call instead of hanging the test.
+// which aborts the FUSE connection and fails the blocked call instead of hanging the test. Nothing here
+// sleeps in place of a condition: a reader "blocked" is one seen asleep in read() in /proc
+// (wait_blocked), a frame "taken by tapd" is one counted by the kernel (if_stats) or by tapd (stats).
 // Catch2 assertions run on the main thread only; helper threads just record what they saw.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
@@ -200,13 +202,11 @@ public:
     }
 
     // SIGTERM → exit 0 within `limit`, mount gone, interface deleted. Returns the time to exit.
-    long stop_and_verify(std::chrono::milliseconds limit = 5000ms) {
+    long stop_and_verify(std::chrono::milliseconds limit = 10000ms) {
         long took = tapd_process::stop_and_verify(limit);
         INFO("tapd stderr:\n" << log());
         // The TUN fd closed with tapd; unregistering may trail the exit a little.
-        auto t1 = clock_type::now();
-        while (interface_exists(ifname) && ms_since(t1) < 2000) std::this_thread::sleep_for(10ms);
-        CHECK_FALSE(interface_exists(ifname));
+        CHECK(wait_until([] { return !interface_exists(ifname); }));
         return took;
     }
 
@@ -222,8 +222,7 @@ public:
         std::size_t before = count();
         REQUIRE(pid() > 0);
         REQUIRE(::kill(pid(), SIGUSR1) == 0);
-        auto t0 = clock_type::now();
-        while (count() == before && ms_since(t0) < 3000) std::this_thread::sleep_for(10ms);
+        wait_until([&] { return count() > before; });
         std::string l = log();
         auto pos = l.rfind(key);
         INFO("tapd stderr:\n" << l);
@@ -256,12 +255,12 @@ private:
 // Guarded too: a tapd that ignored O_NONBLOCK would otherwise hang the test here.
 io_result read_nb(int fd, bytes& out, std::size_t cap = 65600) {
     out.resize(cap);
-    watchdog wd(g_tapd_pid.load(), 3000ms);
+    watchdog wd(g_tapd_pid.load(), 10000ms);
     errno = 0;
     ssize_t n = ::read(fd, out.data(), out.size());
     int e = errno;
     wd.disarm();
-    if (wd.fired()) FAIL_CHECK("non-blocking read() blocked for 3 s: tapd killed");
+    if (wd.fired()) FAIL_CHECK("non-blocking read() blocked for 10 s: tapd killed");
     if (n < 0) {
         out.clear();
         return {-1, e};
@@ -276,9 +275,22 @@ void set_nonblock(int fd, bool on) {
     REQUIRE(::fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK)) == 0);
 }
 
+// Waits until tapd has taken every frame the kernel transmitted out of tap0 off the TUN fd, the first
+// `taken` frames counted from `base` (tap0's tx_packets, which the kernel counts when the reader takes a
+// frame); false after 10 s.
+bool wait_tun_taken(const if_counters& base, unsigned long long taken) {
+    return wait_until([&] {
+        auto c = if_stats(ifname);
+        return c && c->tx_packets >= base.tx_packets + taken;
+    });
+}
+
 // Makes the kernel transmit `count` marker frames (seq first_seq...) out of tap0 through an AF_PACKET
-// socket in this netns, 1 ms apart. Returns how many were sent.
+// socket in this netns, each once tapd has taken the one before off the TUN fd (so the kernel's own
+// ring, txqueuelen long, never overflows ahead of tapd). Returns how many were sent and taken.
 int send_marker_frames(tapd_instance& t, int count, std::uint32_t first_seq) {
+    auto base = if_stats(ifname);
+    if (!base) return -1;
     fd_guard ps(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
     if (ps.get() < 0) return -1;
     sockaddr_ll sll{};
@@ -289,9 +301,9 @@ int send_marker_frames(tapd_instance& t, int count, std::uint32_t first_seq) {
     int sent = 0;
     for (int i = 0; i < count; ++i) {
         bytes f = marker_frame(t.mac(), first_seq + static_cast<std::uint32_t>(i));
-        if (::send(ps.get(), f.data(), f.size(), 0) == static_cast<ssize_t>(f.size())) ++sent;
-        // Paced, so the kernel's own TUN ring (txqueuelen long) never overflows ahead of tapd.
-        std::this_thread::sleep_for(1ms);
+        if (::send(ps.get(), f.data(), f.size(), 0) == static_cast<ssize_t>(f.size()) &&
+            wait_tun_taken(*base, static_cast<unsigned long long>(i) + 1))
+            ++sent;
     }
     return sent;
 }
@@ -460,7 +472,7 @@ TEST_CASE("ICMP echo both ways through the file", "[icmp]") {
         // The raw socket sees incoming ICMP (IP header included); find our echo reply.
         bool got = false;
         auto t0 = clock_type::now();
-        while (!got && ms_since(t0) < 3000) {
+        while (!got && ms_since(t0) < 10000) {
             pollfd p{raw, POLLIN, 0};
             if (::poll(&p, 1, 200) <= 0) continue;
             std::array<std::uint8_t, 2048> buf{};
@@ -495,13 +507,9 @@ TEST_CASE("O_NONBLOCK set after open: empty read is EAGAIN; clearing it makes re
     // A queued frame is returned by a non-blocking read, then the queue is empty again.
     bytes req = with_vnet(arp_request(peer_mac, peer_ip, tap_ip));
     REQUIRE(write_buf(fd.get(), req).n == static_cast<long>(req.size()));
-    io_result got{-1, EAGAIN};
-    auto t0 = clock_type::now();
-    while (ms_since(t0) < 3000) {
-        got = read_nb(fd.get(), buf);
-        if (got.n >= 0 || got.err != EAGAIN) break;
-        std::this_thread::sleep_for(10ms);
-    }
+    pollfd p{fd.get(), POLLIN, 0};
+    CHECK(::poll(&p, 1, 10000) == 1);
+    io_result got = read_nb(fd.get(), buf);
     INFO("errno " << got.err);
     REQUIRE(got.n == static_cast<long>(vnet_len + 42));
     CHECK(arp_reply_problem(buf, vnet_len, t.mac()) == "");
@@ -513,13 +521,15 @@ TEST_CASE("O_NONBLOCK set after open: empty read is EAGAIN; clearing it makes re
     set_nonblock(fd.get(), false);
     std::atomic<bool> done{false};
     read_result br;
+    thread_id reader_id;
     std::thread reader([&] {
-        br = read_frame(fd.get(), 5000ms);
+        reader_id.publish();
+        br = read_frame(fd.get(), 20000ms);
         done = true;
     });
     thread_guard reader_guard(reader, t);
-    std::this_thread::sleep_for(400ms);
-    bool blocked = !done.load();
+    // Seen asleep in read() on the file: it did not return EAGAIN, and the frame below comes after.
+    bool blocked = wait_blocked(reader_id, task_state::sys_read, fd.get()) && !done.load();
     // Wake it from the network side (not by writing this file from another thread: see [concurrent]).
     int sent = send_marker_frames(t, 1, 500);
     reader.join();
@@ -550,25 +560,32 @@ TEST_CASE("a write on the same fd proceeds while another thread is blocked readi
 
     std::atomic<bool> done{false};
     read_result br;
+    thread_id reader_id;
     std::thread reader([&] {
-        br = read_frame(fd.get(), 6000ms);
+        reader_id.publish();
+        br = read_frame(fd.get(), 20000ms);
         done = true;
     });
     thread_guard reader_guard(reader, t);
-    std::this_thread::sleep_for(300ms);
+    // The reader is inside read() (holding f_pos_lock, were the file not a stream) and tapd has it:
+    // the round trip on the same device is answered after the read request was taken and parked.
+    REQUIRE(wait_blocked(reader_id, task_state::sys_read, fd.get()));
+    fd_guard other(t.open_file());
+    REQUIRE(other.get() >= 0);
+    REQUIRE(round_trip(other.get()) == 0);
+    CHECK(task_state::blocked_in(reader_id.get(), task_state::sys_read, fd.get()));
     CHECK_FALSE(done.load());
 
     // The ARP request written here is what the reader is waiting for: if the write cannot get past the
-    // blocked read, nothing ever arrives. Guarded: after 2 s the watchdog kills tapd.
+    // blocked read, nothing ever arrives. Guarded: a write that hangs 10 s is killed (and fails).
     const bytes req = with_vnet(arp_request(peer_mac, peer_ip, tap_ip));
     auto t0 = clock_type::now();
-    auto w = write_buf(fd.get(), req, 2000ms);
+    auto w = write_buf(fd.get(), req, 10000ms);
     long write_ms = ms_since(t0);
     reader.join();
     INFO("write returned " << w.n << " (errno " << w.err << " " << std::strerror(w.err) << ") after " << write_ms
                            << " ms; reader errno " << br.err << ", " << br.data.size() << " bytes");
     CHECK(w.n == static_cast<long>(req.size()));
-    CHECK(write_ms < 2000);
     CHECK(br.err == 0);
     CHECK(arp_reply_problem(br.data, vnet_len, t.mac()) == "");
 
@@ -591,25 +608,32 @@ TEST_CASE("poll and epoll: POLLOUT always, POLLIN when a frame is queued, wakeup
         CHECK((p.revents & (POLLERR | POLLHUP)) == 0);
 
         // A poller already asleep must be woken by the frame's arrival (notify path, not the first mask).
+        // The poller is seen asleep in poll() before the request is written. Its FUSE_POLL went to tapd
+        // before the write on the same device, so tapd answered it before any reply frame existed:
+        // POLLIN can only come from the notification. No timeout on the poll: one that runs out polls
+        // the file once more and would find the frame, notification or not.
         int prc = -2;
         short rev = 0;
-        long waited = -1;
+        std::atomic<bool> polled{false};
+        thread_id poller_id;
         std::thread poller([&] {
+            poller_id.publish();
             pollfd q{fd.get(), POLLIN, 0};
-            auto t0 = clock_type::now();
-            prc = ::poll(&q, 1, 2000);
-            waited = ms_since(t0);
+            prc = ::poll(&q, 1, -1);
             rev = q.revents;
+            polled = true;
         });
         thread_guard poller_guard(poller, t);
-        std::this_thread::sleep_for(300ms);
+        CHECK(wait_blocked(poller_id, task_state::sys_poll));
         REQUIRE(write_buf(fd.get(), req).n == static_cast<long>(req.size()));
+        const bool woken = wait_until([&] { return polled.load(); }, 20000ms);
+        CHECK(woken);                // by the notification: without it the poller would sleep for good
+        if (!woken) t.kill_hard();   // then the aborted FUSE connection ends the poll, so it can be joined
         poller.join();
-        INFO("poll rc " << prc << " revents " << rev << " after " << waited << " ms");
+        INFO("poll rc " << prc << " revents " << rev);
         CHECK(prc == 1);
         CHECK((rev & POLLIN) != 0);
-        CHECK(waited >= 250);   // it really slept before the frame came
-        CHECK(waited < 2000);   // and was woken, not timed out
+        REQUIRE(woken);
 
         // Level: still readable until read.
         p = {fd.get(), POLLIN | POLLOUT, 0};
@@ -649,22 +673,22 @@ TEST_CASE("poll and epoll: POLLOUT always, POLLIN when a frame is queued, wakeup
         int erc = -2;
         unsigned evs = 0;
         long waited = -1;
+        thread_id waiter_id;
         std::thread waiter([&] {
+            waiter_id.publish();
             epoll_event o[4];
             auto t0 = clock_type::now();
-            erc = ::epoll_wait(ep_in.get(), o, 4, 2000);
+            erc = ::epoll_wait(ep_in.get(), o, 4, 20000);
             waited = ms_since(t0);
             if (erc > 0) evs = o[0].events;
         });
         thread_guard waiter_guard(waiter, t);
-        std::this_thread::sleep_for(300ms);
+        CHECK(wait_blocked(waiter_id, task_state::sys_epoll_wait, ep_in.get()));
         REQUIRE(write_buf(fd.get(), req).n == static_cast<long>(req.size()));
         waiter.join();
         INFO("epoll_wait rc " << erc << " events " << evs << " after " << waited << " ms");
-        CHECK(erc == 1);
+        CHECK(erc == 1);  // woken, not timed out (20 s)
         CHECK((evs & EPOLLIN) != 0);
-        CHECK(waited >= 250);
-        CHECK(waited < 2000);
 
         // Level-triggered: reported again while the frame sits there.
         n = ::epoll_wait(ep.get(), out, 4, 0);
@@ -697,7 +721,9 @@ TEST_CASE("a signal interrupts a blocked read with EINTR and tapd carries on", "
     std::atomic<bool> done{false};
     long rc = 0;
     int err = 0;
+    thread_id reader_id;
     std::thread reader([&] {
+        reader_id.publish();
         std::array<std::uint8_t, 2048> buf{};
         errno = 0;
         rc = ::read(fd.get(), buf.data(), buf.size());
@@ -706,17 +732,17 @@ TEST_CASE("a signal interrupts a blocked read with EINTR and tapd carries on", "
     });
     thread_guard reader_guard(reader, t);
     pthread_t th = reader.native_handle();
-    // Signal repeatedly: the first may land before the thread is inside read(). A watchdog kills tapd if
-    // the read never comes back (then it fails with ENOTCONN and the checks below say so).
-    watchdog wd(t.pid(), 6000ms);
-    std::this_thread::sleep_for(300ms);
+    // One signal, once the thread is seen asleep in read() and tapd has the request (round trip): tapd
+    // must answer the FUSE_INTERRUPT of a parked read. A watchdog kills tapd if the read never comes
+    // back (then it fails with ENOTCONN and the checks below say so).
+    watchdog wd(t.pid(), 20000ms);
+    CHECK(wait_blocked(reader_id, task_state::sys_read, fd.get()));
+    fd_guard other(t.open_file());
+    REQUIRE(other.get() >= 0);
+    CHECK(round_trip(other.get()) == 0);
     CHECK_FALSE(done.load());  // it is blocked: nothing to read
     const int before = g_sigusr2_count.load();
-    auto t0 = clock_type::now();
-    while (!done.load() && ms_since(t0) < 5000) {
-        ::pthread_kill(th, SIGUSR2);
-        for (int i = 0; i < 20 && !done.load(); ++i) std::this_thread::sleep_for(10ms);
-    }
+    ::pthread_kill(th, SIGUSR2);
     reader.join();
     wd.disarm();
     INFO("read rc " << rc << " errno " << err << " (" << std::strerror(err) << ")");
@@ -732,20 +758,19 @@ TEST_CASE("a signal interrupts a blocked read with EINTR and tapd carries on", "
     std::atomic<bool> done2{false};
     long rc2 = 0;
     int err2 = 0;
+    thread_id reader2_id;
     std::thread reader2([&] {
+        reader2_id.publish();
         std::array<std::uint8_t, 2048> buf{};
         rc2 = ::read(fd.get(), buf.data(), buf.size());
         err2 = errno;
         done2 = true;
     });
     thread_guard reader2_guard(reader2, t);
-    watchdog wd2(t.pid(), 6000ms);
-    std::this_thread::sleep_for(200ms);
-    auto t1 = clock_type::now();
-    while (!done2.load() && ms_since(t1) < 5000) {
-        ::pthread_kill(reader2.native_handle(), SIGUSR2);
-        for (int i = 0; i < 20 && !done2.load(); ++i) std::this_thread::sleep_for(10ms);
-    }
+    watchdog wd2(t.pid(), 20000ms);
+    CHECK(wait_blocked(reader2_id, task_state::sys_read, fd.get()));
+    CHECK(round_trip(other.get()) == 0);
+    ::pthread_kill(reader2.native_handle(), SIGUSR2);
     reader2.join();
     wd2.disarm();
     CHECK(rc2 == -1);
@@ -774,20 +799,23 @@ TEST_CASE("ring overflow: txqueuelen=16 keeps the first 16 frames and counts the
     REQUIRE(sll.sll_ifindex > 0);
     REQUIRE(::bind(ps.get(), reinterpret_cast<sockaddr*>(&sll), sizeof sll) == 0);
     constexpr int total = 100, cap = 16;
+    auto base = if_stats(ifname);
+    REQUIRE(base.has_value());
     for (int i = 0; i < total; ++i) {
         bytes f = marker_frame(t.mac(), static_cast<std::uint32_t>(i));
         REQUIRE(::send(ps.get(), f.data(), f.size(), 0) == static_cast<ssize_t>(f.size()));
-        // Paced, so the kernel's own TUN ring (also txqueuelen long) never overflows ahead of tapd:
-        // every drop counted below is tapd's.
-        std::this_thread::sleep_for(1ms);
+        // Each once tapd has taken the previous one off the TUN fd, so the kernel's own TUN ring (also
+        // txqueuelen long) never overflows ahead of tapd: every drop counted below is tapd's.
+        INFO("frame " << i);
+        REQUIRE(wait_tun_taken(*base, static_cast<unsigned long long>(i) + 1));
     }
-    // Let tapd take them all from the TUN fd.
+    CHECK(if_stats(ifname)->tx_dropped == base->tx_dropped);
+    // tapd has read them all; its counters say what it did with them once it has counted the last.
     stats s;
-    auto t0 = clock_type::now();
-    do {
-        std::this_thread::sleep_for(50ms);
+    wait_until([&] {
         s = t.request_stats();
-    } while (s["rx_frames"] < static_cast<unsigned long long>(total) && ms_since(t0) < 3000);
+        return s["rx_frames"] >= static_cast<unsigned long long>(total);
+    });
 
     set_nonblock(fd.get(), true);
     int got = 0;
@@ -813,7 +841,7 @@ TEST_CASE("ring overflow: txqueuelen=16 keeps the first 16 frames and counts the
 
     s = t.request_stats();
     INFO(s.line);
-    CHECK(s["rx_dropped_full"] >= static_cast<unsigned long long>(total - cap));
+    CHECK(s["rx_dropped_full"] == static_cast<unsigned long long>(total - cap));
     CHECK(s["rx_frames"] == static_cast<unsigned long long>(total));
     CHECK(s["rx_dropped_no_queue"] == 0);
     CHECK(s["queues"] == 1);
@@ -822,7 +850,7 @@ TEST_CASE("ring overflow: txqueuelen=16 keeps the first 16 frames and counts the
     bytes f = marker_frame(t.mac(), 1000);
     REQUIRE(::send(ps.get(), f.data(), f.size(), 0) == static_cast<ssize_t>(f.size()));
     pollfd p{fd.get(), POLLIN, 0};
-    CHECK(::poll(&p, 1, 2000) == 1);
+    CHECK(::poll(&p, 1, 10000) == 1);
     r = read_nb(fd.get(), buf);
     CHECK(r.n == static_cast<long>(vnet_len + f.size()));
 
@@ -923,13 +951,13 @@ TEST_CASE("two opens are two queues; closing one leaves the other working", "[tw
                     static_cast<ssize_t>(sizeof msg));
         }
     };
-    // Collects UDP frames (to the peer) from the given fds until `want` arrived or 3 s passed.
+    // Collects UDP frames (to the peer) from the given fds until `want` arrived or 10 s passed.
     auto collect = [&](std::vector<int> fds, int want, std::vector<std::vector<std::uint16_t>>& ports) {
         ports.assign(fds.size(), {});
         int total = 0;
         int other = 0;
         auto t0 = clock_type::now();
-        while (total < want && ms_since(t0) < 3000) {
+        while (total < want && ms_since(t0) < 10000) {
             std::vector<pollfd> pf;
             for (int f : fds) pf.push_back({f, POLLIN, 0});
             if (::poll(pf.data(), pf.size(), 200) <= 0) continue;
@@ -971,8 +999,9 @@ TEST_CASE("two opens are two queues; closing one leaves the other working", "[tw
     // Two ARP replies, each delivered to exactly one queue (non-IP frames go to one queue).
     int replies = 0;
     auto t0 = clock_type::now();
-    while (replies < 2 && ms_since(t0) < 3000) {
-        std::this_thread::sleep_for(20ms);
+    while (replies < 2 && ms_since(t0) < 10000) {
+        pollfd pf[2] = {{a.get(), POLLIN, 0}, {b.get(), POLLIN, 0}};
+        if (::poll(pf, 2, 200) <= 0) continue;
         for (int f : {a.get(), b.get()}) {
             bytes buf;
             while (read_nb(f, buf).n > 0)
@@ -1091,7 +1120,9 @@ TEST_CASE("SIGTERM with an open file and a blocked reader: prompt exit 0, reader
     int err = 0;
     long returned_at = -1;
     auto t0 = clock_type::now();
+    thread_id reader_id;
     std::thread reader([&] {
+        reader_id.publish();
         std::array<std::uint8_t, 2048> buf{};
         rc = ::read(fd.get(), buf.data(), buf.size());
         err = errno;
@@ -1099,18 +1130,18 @@ TEST_CASE("SIGTERM with an open file and a blocked reader: prompt exit 0, reader
         done = true;
     });
     thread_guard reader_guard(reader, t);
-    std::this_thread::sleep_for(300ms);
+    // Blocked in read() and parked in tapd (the idle file's round trip comes after it) at SIGTERM.
+    CHECK(wait_blocked(reader_id, task_state::sys_read, fd.get()));
+    CHECK(round_trip(idle.get()) == 0);
     CHECK_FALSE(done.load());
 
     const std::string dir = t.dir();
     auto t_term = clock_type::now();
-    long took = t.stop_and_verify(3000ms);  // SIGKILLed by the destructor if not gone in 3 s
-    CHECK(took < 3000);
+    long took = t.stop_and_verify(10000ms);  // SIGKILLed by the destructor if not gone in 10 s
+    CHECK(took < 10000);
 
-    // The reader must not hang: wait up to 3 s more, then force the connection down.
-    auto t1 = clock_type::now();
-    while (!done.load() && ms_since(t1) < 3000) std::this_thread::sleep_for(10ms);
-    bool reader_returned = done.load();
+    // The reader must not hang: wait up to 10 s more, then force the connection down.
+    bool reader_returned = wait_until([&] { return done.load(); });
     if (!reader_returned) {
         // Unstick it (abort the FUSE connection) so the test can finish and report.
         t.kill_hard();

@@ -11,8 +11,10 @@ tapN interface to exist yet.
 
 Every check prints "PASS name" or "FAIL name: detail"; exit status 1 if any check failed. Each check
 names the if_tap.c function whose behaviour it asserts. Every wait has a deadline: a hung device fails
-a check, it does not hang the guest. One process runs everything because Python's start-up costs
-about a second in UML.
+a check, it does not hang the guest. No wait is a bare sleep: a reader is "blocked" when seen asleep in
+read() (taplib.blocked_in), a frame "queued" when tapd counted it, "no SIGIO" a fact about the pending
+set (SIGIO is blocked in every thread and taken with sigtimedwait). One process runs everything because
+Python's start-up costs about a second in UML.
 """
 import argparse
 import errno
@@ -31,8 +33,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import taplib  # noqa: E402
 from taplib import (ETH_P_TEST, IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFREQ_SIZE, LOCAL_IP,  # noqa: E402
-                    PEER_MAC, SIOCGIFHWADDR, TUNGETIFF, TUNSETIFF, Stats, arp_request, check_eq, errname,
-                    ifr_name, ifreq, ioctl_buf, report)
+                    PEER_MAC, SIOCGIFHWADDR, TUNGETIFF, TUNSETIFF, Stats, arp_request, blocked_in, check_eq,
+                    errname, ifr_name, ifreq, ioctl_buf, report, round_trip, wait_until)
 
 # <asm/ioctls.h>, <linux/sockios.h>, <linux/if_tun.h>, <tapd/if_tap.h> (the rest: taplib)
 FIONREAD = 0x541B
@@ -108,15 +110,6 @@ def ip(*args):
     return r.returncode
 
 
-def wait_for(pred, timeout=3.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
-
-
 def arp_reply_problem(frame, tap_mac, sender_ip):
     """None if frame is the kernel's ARP reply to arp_request(sender_ip); else what is wrong."""
     if len(frame) < 42:
@@ -165,10 +158,10 @@ def drain(fd):
     return frames
 
 
-def carrier_is(ifname, want, timeout=3.0):
+def carrier_is(ifname, want, timeout=10.0):
     """Waits (linkwatch may take up to a second) for /sys carrier == want; returns the last value."""
     w = "1" if want else "0"
-    wait_for(lambda: rd(f"/sys/class/net/{ifname}/carrier") == w, timeout)
+    wait_until(lambda: rd(f"/sys/class/net/{ifname}/carrier") == w, timeout)
     return rd(f"/sys/class/net/{ifname}/carrier")
 
 
@@ -181,11 +174,33 @@ def check_carrier(tag, ifname, on):
     # `ip` prints NO-CARRIER for UP without IFF_RUNNING, and IFF_RUNNING follows the operstate, which
     # linkwatch updates up to a second after the carrier changes: wait for it.
     if on:
-        ok = wait_for(lambda: "LOWER_UP" in (f := flags()) and "NO-CARRIER" not in f, 3.0)
+        ok = wait_until(lambda: "LOWER_UP" in (f := flags()) and "NO-CARRIER" not in f)
         report(f"{tag}_ip_link_LOWER_UP", ok, ip_link(ifname))
     else:
-        ok = wait_for(lambda: "NO-CARRIER" in (f := flags()) and "LOWER_UP" not in f, 3.0)
+        ok = wait_until(lambda: "NO-CARRIER" in (f := flags()) and "LOWER_UP" not in f)
         report(f"{tag}_ip_link_NO-CARRIER", ok, ip_link(ifname))
+
+
+def read_nb_once_up(fd):
+    """read_nb() once tapd has seen the link come up: it learns that from netlink, and until then its
+    reads say EHOSTDOWN (tap_dev_read). The result once they stop saying so (EHOSTDOWN after 10 s)."""
+    last = [None]
+
+    def not_down():
+        last[0] = read_nb(fd)
+        return last[0] != errno.EHOSTDOWN
+    wait_until(not_down)
+    return last[0]
+
+
+def take_sigio(timeout=10.0):
+    """Takes a pending SIGIO (blocked in every thread: see main()), waiting up to `timeout` s for one."""
+    return signal.sigtimedwait({signal.SIGIO}, timeout) is not None
+
+
+def clear_sigio():
+    while take_sigio(0):
+        pass
 
 
 def send_arp(name, fd, sender_ip):
@@ -236,7 +251,7 @@ def device(dev, ifname, stats):
 
     # tap_dev_write: one write, one frame. The kernel answers with a 42-byte ARP reply.
     send_arp("write_arp_request", fd, ip_a)
-    if report("poll_POLLIN_after_frame", wait_readable(fd), "no POLLIN within 3 s"):
+    if report("poll_POLLIN_after_frame", wait_readable(fd, 10.0), "no POLLIN within 10 s"):
         check_eq("poll_mask_with_frame", poll_mask(fd), select.POLLIN | select.POLLOUT)
         e, n = ioctl_get_int(fd, FIONREAD)
         frame = read_nb(fd)
@@ -249,10 +264,13 @@ def device(dev, ifname, stats):
         check_eq("FIONREAD_after_read", ioctl_get_int(fd, FIONREAD), (0, 0))
 
     # tap_dev_read: one read is one packet; a short buffer truncates it and the rest is discarded.
+    s0 = stats.get(ifname)
     send_arp("write_arp_request_b", fd, ip_b)
     send_arp("write_arp_request_c", fd, ip_c)
-    two = wait_for(lambda: wait_readable(fd) and time.sleep(0.3) is None, 3.0)
-    if report("two_replies_queued", two, "no reply within 3 s"):
+    # Both replies queued: tapd counts each (rx_frames) as it queues it.
+    s1 = stats.wait(ifname, lambda s: s0 is not None and s["rx_frames"] >= s0["rx_frames"] + 2)
+    two = s0 is not None and s1 is not None and s1["rx_frames"] == s0["rx_frames"] + 2
+    if report("two_replies_queued", two, f"rx_frames before {s0}, after {s1}: want +2"):
         check_eq("FIONREAD_first_of_two", ioctl_get_int(fd, FIONREAD), (0, 42))
         part = os.read(fd, 20)
         check_eq("truncated_read_len_20", len(part), 20)
@@ -275,11 +293,10 @@ def device(dev, ifname, stats):
 
     # tap_start → tap_softintr: SIGIO to the owner for each frame while async (FIOASYNC, here
     # TAPD_FIOASYNC, since Linux's VFS keeps FIOASYNC from a CUSE driver).
-    sigs = []
-    old = signal.signal(signal.SIGIO, lambda s, f: sigs.append(time.monotonic()))
+    clear_sigio()
     check_eq("TAPD_FIOASYNC_on", ioctl_set_int(fd, TAPD_FIOASYNC, 1), 0)
     send_arp("write_arp_request_sigio", fd, ip_a)
-    report("SIGIO_on_frame", wait_for(lambda: sigs, 3.0), "no SIGIO within 3 s")
+    report("SIGIO_on_frame", take_sigio(), "no SIGIO within 10 s")
     got = wait_readable(fd) and read_nb(fd)
     report("SIGIO_frame_readable", isinstance(got, bytes) and arp_reply_problem(got, tap_mac, ip_a) is None,
            repr(got))
@@ -297,15 +314,15 @@ def device(dev, ifname, stats):
 
     th = threading.Thread(target=reader, daemon=True)
     th.start()
-    time.sleep(0.3)
-    report("reader_blocked_while_up", th.is_alive(), f"read returned early: {result}")
-    sigs.clear()
-    t_down = time.monotonic()
+    # Seen asleep in read(), and parked in tapd (the round trip on the device comes after it).
+    blocked = wait_until(lambda: blocked_in(th.native_id, "read")) and round_trip(fd) == 0
+    report("reader_blocked_while_up", blocked and th.is_alive(), f"reader not seen asleep in read(): {result}")
+    clear_sigio()
     ip("link", "set", ifname, "down")
-    th.join(3.0)
-    if report("blocked_reader_woken_by_down", not th.is_alive(), "reader still blocked 3 s after down"):
+    th.join(10.0)
+    if report("blocked_reader_woken_by_down", not th.is_alive(), "reader still blocked 10 s after down"):
         check_eq("blocked_reader_EHOSTDOWN", result.get("errno"), errno.EHOSTDOWN)
-    report("SIGIO_on_down", wait_for(lambda: [t for t in sigs if t >= t_down], 3.0), "no SIGIO within 3 s")
+    report("SIGIO_on_down", take_sigio(), "no SIGIO within 10 s")
 
     # tap_dev_read: EHOSTDOWN first thing while !IFF_UP, blocking or not.
     check_errno("read_while_down_EHOSTDOWN", lambda: os.read(fd, 2048), errno.EHOSTDOWN)
@@ -317,17 +334,16 @@ def device(dev, ifname, stats):
     except OSError as e:
         report("write_while_down_accepted", False, f"write: {errname(e.errno)}")
     ip("link", "set", ifname, "up")
-    check_eq("read_after_up_EAGAIN", read_nb(fd), errno.EAGAIN)
+    check_eq("read_after_up_EAGAIN", read_nb_once_up(fd), errno.EAGAIN)
 
-    # Async off: no more SIGIO.
+    # Async off: no more SIGIO. Once the reply is readable and a later request on the device answered,
+    # tapd is done with that frame: a SIGIO it sent would be pending now.
     check_eq("TAPD_FIOASYNC_off", ioctl_set_int(fd, TAPD_FIOASYNC, 0), 0)
-    sigs.clear()
+    clear_sigio()
     send_arp("write_arp_request_no_sigio", fd, ip_a)
-    if wait_readable(fd):
-        time.sleep(0.2)
-        check_eq("no_SIGIO_when_async_off", len(sigs), 0)
+    if report("reply_with_async_off", wait_readable(fd, 10.0) and round_trip(fd) == 0, "no reply within 10 s"):
+        check_eq("no_SIGIO_when_async_off", signal.SIGIO in signal.sigpending(), False)
         drain(fd)
-    signal.signal(signal.SIGIO, old)
 
     # SIOCSIFHWADDR on the device (tapd's addition): the interface's MAC changes.
     new_mac = bytes.fromhex("021122334455")
@@ -341,26 +357,32 @@ def device(dev, ifname, stats):
     # TAPGIFNAME names the interface as it is now (tap_dev_ioctl: strlcpy of if_xname): follows a rename.
     ip("link", "set", ifname, "down")
     if ip("link", "set", ifname, "name", "bsdtap9") == 0:
-        check_eq("TAPGIFNAME_after_rename", wait_for(lambda: tapgifname(fd) == "bsdtap9" and "bsdtap9", 2.0)
+        check_eq("TAPGIFNAME_after_rename", wait_until(lambda: tapgifname(fd) == "bsdtap9" and "bsdtap9")
                  or tapgifname(fd), "bsdtap9")
         ip("link", "set", "bsdtap9", "name", ifname)
-        wait_for(lambda: tapgifname(fd) == ifname, 2.0)
+        wait_until(lambda: tapgifname(fd) == ifname)
     ip("link", "set", ifname, "up")
 
     # if_down (sys/net/if.c) purges if_snd: a frame queued before `ip link set down` is gone after `up`.
     send_arp("write_arp_request_before_down", fd, ip_a)
-    report("frame_queued_before_down", wait_readable(fd), "no reply within 3 s")
+    report("frame_queued_before_down", wait_readable(fd, 10.0), "no reply within 10 s")
     ip("link", "set", ifname, "down")
-    time.sleep(0.2)
-    check_eq("FIONREAD_after_down_purge", ioctl_get_int(fd, FIONREAD), (0, 0))
+    # tapd purges the queue when netlink tells it of the down: wait for that (10 s at most).
+    fionread = [None]
+
+    def purged():
+        fionread[0] = ioctl_get_int(fd, FIONREAD)
+        return fionread[0] == (0, 0)
+    wait_until(purged)
+    check_eq("FIONREAD_after_down_purge", fionread[0], (0, 0))
     ip("link", "set", ifname, "up")
-    got = read_nb(fd)
+    got = read_nb_once_up(fd)
     check_eq("queued_frame_purged_by_down", got if not isinstance(got, bytes) else f"{len(got)} bytes", errno.EAGAIN)
     drain(fd)
 
     # tap_dev_close: purges the queue; the next open starts empty. Carrier follows.
     send_arp("write_arp_request_before_close", fd, ip_a)
-    report("frame_queued_before_close", wait_readable(fd), "no reply within 3 s")
+    report("frame_queued_before_close", wait_readable(fd, 10.0), "no reply within 10 s")
     os.close(fd)
     check_carrier("closed", ifname, False)
     fd = os.open(dev, os.O_RDWR)
@@ -378,8 +400,15 @@ def device(dev, ifname, stats):
     os.close(fd)
     s0 = stats.get(ifname)
     tx0 = int(rd(f"/sys/class/net/{ifname}/statistics/tx_packets"))
+
+    def handed_now():  # frames tapd has taken off the TUN since (the kernel counts them as tx_packets)
+        return int(rd(f"/sys/class/net/{ifname}/statistics/tx_packets")) - tx0
+
+    def all_counted(s):  # tapd has counted every frame it took (nothing still between TUN and counter)
+        return s0 is not None and s["rx_dropped_no_queue"] - s0["rx_dropped_no_queue"] == handed_now()
     frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x09" + struct.pack("!H", ETH_P_TEST) + b"closed" * 10
     sent = handed = 0
+    s1 = None
     for _ in range(5):
         os.close(os.open(dev, os.O_RDWR))
         os.close(os.open(dev, os.O_RDWR))
@@ -391,11 +420,10 @@ def device(dev, ifname, stats):
             except OSError:
                 pass
         sk.close()
-        time.sleep(0.2)
-        handed = int(rd(f"/sys/class/net/{ifname}/statistics/tx_packets")) - tx0
+        s1 = stats.wait(ifname, all_counted)
+        handed = handed_now()
         if handed:
             break
-    s1 = stats.get(ifname)
     if report("stats_readable", s0 is not None and s1 is not None, "no stats line after SIGUSR1"):
         dropped = s1["rx_dropped_no_queue"] - s0["rx_dropped_no_queue"]
         print(f"  closed: sent {sent}, the TUN handed tapd {handed}, rx_dropped_no_queue +{dropped}", flush=True)
@@ -432,7 +460,7 @@ def clone(dev, stats):
 
     # tap_fops_close: closing the cloning file destroys its interface.
     os.close(a)
-    gone = wait_for(lambda: f": {na}:" not in ip_link(), 3.0)
+    gone = wait_until(lambda: f": {na}:" not in ip_link())
     report("clone_close_destroys_interface", gone, ip_link())
     report("clone_other_survives", f": {nb}:" in ip_link(), ip_link())
     # The lowest free unit again.
@@ -440,7 +468,7 @@ def clone(dev, stats):
     check_eq("clone_reuses_lowest_free", tapgifname(c), "tap0")
     os.close(c)
     os.close(b)
-    gone = wait_for(lambda: not any(f": tap{i}:" in ip_link() for i in range(4)), 3.0)
+    gone = wait_until(lambda: not any(f": tap{i}:" in ip_link() for i in range(4)))
     report("clone_all_gone_after_close", gone, ip_link())
 
     # Concurrent opens never collide: N threads open at once.
@@ -468,7 +496,7 @@ def clone(dev, stats):
     for f in fds:
         if f is not None:
             os.close(f)
-    gone = wait_for(lambda: not any(f": tap{i}:" in ip_link() for i in range(n)), 5.0)
+    gone = wait_until(lambda: not any(f": tap{i}:" in ip_link() for i in range(n)))
     report("clone_concurrent_all_gone", gone, ip_link())
 
 
@@ -485,6 +513,8 @@ def main():
         p.add_argument("--tapd-log", required=True)
     a = ap.parse_args()
     stats = Stats(a.tapd_pid, a.tapd_log)
+    # SIGIO stays pending until taken (take_sigio): blocked here, before any thread exists, so in all.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGIO})
     # A hung device must fail the run, not hang it.
     threading.Timer(120, lambda: (print("FAIL watchdog: bsd_client.py ran over 120 s", flush=True),
                                   os._exit(1))).start()

@@ -50,7 +50,7 @@ if [[ -n $ifname ]]; then
   touch "$hold"
   wait "$client"
   check client_exit_status $? 0
-  for _ in {1..30}; do [[ -e /sys/class/net/$ifname ]] || break; sleep 0.1; done
+  for _ in {1..100}; do [[ -e /sys/class/net/$ifname ]] || break; sleep 0.1; done
   [[ ! -e /sys/class/net/$ifname ]] && pass client_interface_gone_after_exit || fail client_interface_gone_after_exit "$ifname still exists"
 else
   fail client_arp_exchange "bsd_tap_client did not finish (output above)"

@@ -56,8 +56,12 @@ link set lo up
 addr add 10.0.3.2/24 dev tapY
 link set tapY up
 B
-# tapd must have kept both devices across the move (it watches RTM_DELLINK, which a move also sends).
-sleep 0.3
+# tapd must have kept both devices across the move (it watches RTM_DELLINK, which a move also sends):
+# once it has logged handling each move, it is alive and both nodes are there.
+for d in tapX tapY; do
+  wait_for 100 log_has "$log" "interface $d left this network namespace" \
+    || fail "move_seen_$d" "tapd did not log handling the move of $d within 10 s"
+done
 kill -0 "$tapd_pid" 2>/dev/null && [[ -c /dev/tapX && -c /dev/tapY ]] \
   && pass devices_survive_move || fail devices_survive_move "tapd or its nodes gone after the netns move"
 

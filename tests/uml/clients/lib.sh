@@ -1,6 +1,7 @@
 # lib.sh: helpers shared by the real-client tests in this directory and ../socat_test.sh (sourced,
 # not run). Needs TAPD and OUTDIR; tapd's log is $log.
 # Every fork+exec costs ~50 ms inside UML, so the helpers use bash builtins where they can.
+# Nothing sleeps in place of a condition: wait_for polls one, with a deadline only waited out on failure.
 : "${TAPD:?TAPD must name the tapd binary}" "${OUTDIR:?OUTDIR must name a host directory for logs}"
 mkdir -p "$OUTDIR"
 log=$OUTDIR/tapd.log
@@ -32,15 +33,25 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
 }
-# The last "stats NAME:" line tapd printed (after SIGUSR1) to its log $2, into $stats.
+# Into $stats, the "stats NAME:" line tapd prints to its log $2 on the SIGUSR1 sent here: waits (10 s)
+# for one more such line than the log had before.
 tapd_stats() {  # tapd pid, log, device name
-  local l x
+  local st_log=$2 st_dev=$3 before
   stats=
+  stats_lines "$st_log" "$st_dev"
+  before=$n_stats
   kill -USR1 "$1" 2>/dev/null || return 1
-  sleep 0.3
-  mapfile -t l <"$2"
-  for x in "${l[@]}"; do [[ $x == *"stats $3:"* ]] && stats=$x; done
-  [[ -n $stats ]]
+  # shellcheck disable=SC2016  # expanded by eval (in wait_for, which sees these locals), each time round
+  wait_for 100 eval 'stats_lines "$st_log" "$st_dev"; ((n_stats > before))' || return 1
+  stats=$last_stats
+}
+stats_lines() {  # log, device name: how many "stats NAME:" lines ($n_stats), the last ($last_stats)
+  local l x
+  n_stats=0 last_stats=
+  [[ -e $1 ]] || return 0
+  mapfile -t l <"$1"
+  for x in "${l[@]}"; do [[ $x == *"stats $2:"* ]] && n_stats=$((n_stats + 1)) last_stats=$x; done
+  return 0
 }
 # The far end's namespace: netns "peer", linked to this one by veth0 ($1.1/24, here) ⇄ veth1 ($1.2/24,
 # in peer), both up, and peer's loopback up.

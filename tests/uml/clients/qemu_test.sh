@@ -44,8 +44,11 @@ qemu_b=$!
 
 tapd_started qemu_test tap0
 
+qmp_a=$OUTDIR/qemu-tapd.qmp
+rm -f "$qmp_a"
 "$QEMU" "${machine[@]}" -netdev tap,id=t,fd=3 \
-  -netdev socket,id=s,udp=192.168.78.2:5002,localaddr=192.168.78.1:5001 "${hub[@]}" 3<>/dev/tap0 >"$qlog_a" 2>&1 &
+  -netdev socket,id=s,udp=192.168.78.2:5002,localaddr=192.168.78.1:5001 "${hub[@]}" \
+  -qmp "unix:$qmp_a,server=on,wait=off" 3<>/dev/tap0 >"$qlog_a" 2>&1 &
 qemu_a=$!
 
 wait_for 150 ip -n peer link show qtap1 >/dev/null 2>&1 && pass qemu_peer_tap \
@@ -58,10 +61,39 @@ ip -batch - <<'B'
 addr add 10.0.1.1/24 dev tap0
 link set tap0 up
 B
-# QEMU A opens nothing and prints nothing when all goes well: give it a moment to have set up the fd.
-sleep 1
-kill -0 "$qemu_a" 2>/dev/null && pass qemu_accepts_tap_fd \
-  || { wait "$qemu_a"; fail qemu_accepts_tap_fd "QEMU A exited (status $?) instead of running on /dev/tap0"; qemu_a=; }
+# QEMU A opens nothing and prints nothing when all goes well. It answers on its monitor (QMP) only from
+# its main loop, i.e. once every -netdev is set up: wait for that answer (or for QEMU to exit).
+qmp() {  # socket, HMP command: prints what the command prints; fails while QEMU does not answer
+  python3 - "$1" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+json.loads(f.readline())  # the greeting, sent from QEMU's main loop
+for cmd in ({"execute": "qmp_capabilities"},
+            {"execute": "human-monitor-command", "arguments": {"command-line": sys.argv[2]}}):
+    f.write(json.dumps(cmd) + "\n")
+    f.flush()
+    while "return" not in (r := json.loads(f.readline())):
+        if "error" in r:
+            sys.exit(r["error"]["desc"])
+print(r["return"])
+PY
+}
+# shellcheck disable=SC2016  # expanded by eval, each time round
+wait_for 300 eval '! kill -0 "$qemu_a" 2>/dev/null || network=$(qmp "$qmp_a" "info network" 2>/dev/null)'
+if kill -0 "$qemu_a" 2>/dev/null && [[ -n ${network:-} ]]; then
+  pass qemu_accepts_tap_fd
+  # Its tap netdev is the inherited fd 3, /dev/tap0.
+  [[ $network == *"t: index=0,type=tap,fd=3"* ]] && pass qemu_tap_netdev_fd3 || fail qemu_tap_netdev_fd3 "$network"
+elif kill -0 "$qemu_a" 2>/dev/null; then
+  fail qemu_accepts_tap_fd "QEMU A did not answer on its monitor within 30 s"
+else
+  wait "$qemu_a"
+  fail qemu_accepts_tap_fd "QEMU A exited (status $?) instead of running on /dev/tap0"
+  qemu_a=
+fi
 
 pings_ok ping_root_to_peer 3 "$(ping -c 3 -W 3 10.0.1.2 2>&1)"
 pings_ok ping_peer_to_root 3 "$(ip netns exec peer ping -c 3 -i 0.2 -W 3 10.0.1.1 2>&1)"

@@ -8,8 +8,9 @@
 //              working after mv0 is deleted
 //
 // Prints "PASS name" / "FAIL name: detail"; exit status 1 if anything failed, 2 on a setup error.
-// Nothing blocks forever: a blocking read that outlives its 3 s limit gets SIGUSR2 (a handler without
-// SA_RESTART), so it comes back with EINTR through FUSE_INTERRUPT and is reported.
+// Nothing blocks forever: a blocking read that outlives its 10 s limit gets SIGUSR2 (a handler without
+// SA_RESTART), so it comes back with EINTR through FUSE_INTERRUPT and is reported. Nothing waits by
+// sleeping: the reader is "blocked" when seen asleep in read() (tests/common/task_state.h).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
@@ -35,6 +36,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "task_state.h"
 
 namespace {
 
@@ -174,11 +177,11 @@ bool arp_exchange(int fd, const mac_t& mac, std::string* why) {
         return false;
     }
     int err = 0;
-    bytes r = read_until(fd, 3000, [&](const bytes& g) {
+    bytes r = read_until(fd, 10000, [&](const bytes& g) {
         return g.size() >= vnet_len + 42 && g[vnet_len + 12] == 0x08 && g[vnet_len + 13] == 0x06 &&
                g[vnet_len + 21] == 2 && std::memcmp(g.data() + vnet_len + 22, mac.data(), 6) == 0;
     }, &err);
-    if (r.empty()) *why = err ? "read: " + errname(err) : "no ARP reply within 3 s";
+    if (r.empty()) *why = err ? "read: " + errname(err) : "no ARP reply within 10 s";
     return !r.empty();
 }
 
@@ -218,21 +221,22 @@ int main(int argc, char** argv) {
     const mac_t new_mac = {0x02, 0x5a, 0x11, 0x22, 0x33, 0x44};
     sh("ip link set " + ifname + " address " + mac_str(new_mac));
     auto t0 = clk::now();
-    do {
+    task_state::wait_until([&] {
         get_hwaddr(a, "", &m);
-        if (m == new_mac) break;
-        usleep(20000);
-    } while (ms_since(t0) < 2000);
+        return m == new_mac;
+    });
     expect("siocgifhwaddr_follows_ip_link_set_address", m == new_mac,
            "device says " + mac_str(m) + " after `ip link set address " + mac_str(new_mac) + "`");
     get_hwaddr(b, "", &m);
     expect("siocgifhwaddr_follows_on_other_open", m == new_mac, "second open says " + mac_str(m));
     // And frames to the new address arrive (on one of the two queues: read both).
     send_frame(peer_s, marker(new_mac, peer_mac, 1));
-    bool got = false;
-    for (int fd : {a, b})
-        if (!read_until(fd, got ? 0 : 1500, [](const bytes& g) { return g.size() == vnet_len + 60 && g[vnet_len + 22] == 1; }).empty())
-            got = true;
+    auto is_it = [](const bytes& g) { return g.size() == vnet_len + 60 && g[vnet_len + 22] == 1; };
+    bool got = task_state::wait_until([&] {
+        for (int fd : {a, b})
+            if (!read_until(fd, 1, is_it).empty()) return true;
+        return false;
+    });
     expect("frame_to_new_mac_received", got, "a frame sent from " + peer + " to " + mac_str(new_mac) + " was not read");
 
     // --- the other device works before -----------------------------------------------------------------
@@ -244,25 +248,29 @@ int main(int argc, char** argv) {
     std::atomic<bool> rdone{false};
     std::atomic<int> rerr{0};
     std::atomic<long> rret{0};
+    std::atomic<pid_t> reader_tid{0};
     pthread_t reader_th;
     std::thread reader([&] {
         reader_th = pthread_self();
+        reader_tid = static_cast<pid_t>(::gettid());
         std::uint8_t buf[2048];
         ssize_t n = ::read(a, buf, sizeof buf);
         rret = n;
         rerr = n < 0 ? errno : 0;
         rdone = true;
     });
-    // The reader must be parked when the link goes: give it time to block (nothing is queued on a).
-    usleep(300000);
-    bool parked = !rdone.load();
+    // The reader must be parked when the link goes: seen asleep in read() (nothing is queued on a), and
+    // tapd has the read (a request on the same device, answered after it: tapd reads them in order).
+    bool parked = task_state::wait_until([&] {
+        return task_state::blocked_in(reader_tid.load(), task_state::sys_read);
+    }) && get_hwaddr(b, "", &m) > 0 && task_state::blocked_in(reader_tid.load(), task_state::sys_read) && !rdone.load();
     sh("ip link del " + ifname);
     t0 = clk::now();
-    while (!rdone.load() && ms_since(t0) < 3000) usleep(10000);
+    task_state::wait_until([&] { return rdone.load(); });
     long woke_ms = ms_since(t0);
     if (!rdone.load()) {
         pthread_kill(reader_th, SIGUSR2);  // EINTR through FUSE_INTERRUPT, so the test can end
-        usleep(200000);
+        task_state::wait_until([&] { return rdone.load(); });
     }
     if (rdone.load()) reader.join(); else reader.detach();
     expect("blocked_reader_woken_enodev", parked && rret.load() == -1 && rerr.load() == ENODEV,
@@ -287,7 +295,7 @@ int main(int argc, char** argv) {
         sev._sigev_un._tid = gettid();
         bool timer = timer_create(CLOCK_MONOTONIC, &sev, &tm) == 0;
         itimerspec its{};
-        its.it_value.tv_sec = 3;
+        its.it_value.tv_sec = 10;
         if (timer) timer_settime(tm, 0, &its, nullptr);
         n = ::read(b, buf, sizeof buf);
         int re = n < 0 ? errno : 0;
@@ -305,7 +313,7 @@ int main(int argc, char** argv) {
     }
     // The node goes away.
     t0 = clk::now();
-    while (::stat(dev.c_str(), &st) == 0 && ms_since(t0) < 3000) usleep(20000);
+    task_state::wait_until([&] { return ::stat(dev.c_str(), &st) != 0; });
     int se = ::stat(dev.c_str(), &st) == 0 ? 0 : errno;
     expect("node_removed", se == ENOENT, dev + ": stat " + errname(se) + " " + std::to_string(ms_since(t0)) + " ms after the deletion");
     int c = ::open(dev.c_str(), O_RDWR | O_CLOEXEC);
