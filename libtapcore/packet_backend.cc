@@ -106,12 +106,12 @@ long packet_backend::receive(std::uint8_t** frame) noexcept {
         tpacket_auxdata aux;
         std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
         bool tagged = (aux.tp_status & TP_STATUS_VLAN_VALID) || aux.tp_vlan_tci;
-        if (!tagged || len < static_cast<long>(vnet_hdr_len + 12)) break;
+        if (!tagged || len < static_cast<long>(vnet_hdr_len + eth_type_offset)) break;
         std::uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q;
         // Header and MAC addresses move 4 bytes into the headroom; the tag goes where they were.
-        std::memmove(p - vlan_hlen, p, vnet_hdr_len + 12);
+        std::memmove(p - vlan_hlen, p, vnet_hdr_len + eth_type_offset);
         p -= vlan_hlen;
-        std::uint8_t* tag = p + vnet_hdr_len + 12;
+        std::uint8_t* tag = p + vnet_hdr_len + eth_type_offset;
         tag[0] = static_cast<std::uint8_t>(tpid >> 8);
         tag[1] = static_cast<std::uint8_t>(tpid);
         tag[2] = static_cast<std::uint8_t>(aux.tp_vlan_tci >> 8);
