@@ -28,13 +28,6 @@ void must(result<void> r) {
 
 nl::route_socket open_route() { return must(nl::route_socket::open()); }
 
-tapd::nl::macvlan_mode parse_mode(const std::string& m) {
-    if (m == "vepa") return tapd::nl::macvlan_mode::vepa;
-    if (m == "private") return tapd::nl::macvlan_mode::private_;
-    if (m == "passthru") return tapd::nl::macvlan_mode::passthru;
-    return tapd::nl::macvlan_mode::bridge;
-}
-
 // A link tapd made for a tap device must not talk on its own: no IPv6 autoconfiguration, so the kernel
 // sends nothing the device's readers did not ask for (macvtap's netdev is as quiet: its frames go to the
 // tap, not the stack).
@@ -96,14 +89,14 @@ device_manager::served& device_manager::create_device(const device_spec& spec) {
     auto s = std::make_unique<served>();
     s->spec = spec;
     std::unique_ptr<backend> be;
-    nl::link_info link;
+    link_info link;
     if (spec.backend == backend_kind::tun) {
         auto tun = must(tun_backend::create(spec.name));
         link = must(nl_.get_link(tun->ifname()));
         be = std::move(tun);
     } else if (!spec.lower.empty()) {
         auto lower = must(nl_.get_link(spec.lower));
-        link = must(nl_.create_macvlan(spec.name, lower.ifindex, parse_mode(spec.mode)));
+        link = must(nl_.create_macvlan(spec.name, lower.ifindex, spec.mode));
         s->created_ifindex = link.ifindex;
         // From here on the macvlan is ours: a failure below must delete it (remove() does).
         try {
@@ -114,7 +107,8 @@ device_manager::served& device_manager::create_device(const device_spec& spec) {
             if (auto r = nl_.delete_link(link.ifindex); !r) log::warning(r.err().message);
             throw;
         }
-        log::info("macvlan " + link.name + " created on " + lower.name + " (mode " + spec.mode + ")");
+        log::info("macvlan " + link.name + " created on " + lower.name + " (mode " +
+                  std::string(to_name(macvlan_mode_names, spec.mode)) + ")");
     } else {
         link = must(nl_.get_link(spec.attach));
         be = must(packet_backend::create(link.ifindex, true));
@@ -128,10 +122,10 @@ device_manager::served& device_manager::create_device(const device_spec& spec) {
     s->node = spec.node == "@ifindex" ? "tap" + std::to_string(link.ifindex) : spec.node;
     log::info("interface " + link.name + " (ifindex " + std::to_string(link.ifindex) + ", txqueuelen " +
         std::to_string(link.txqlen) + ") ready for " + s->node);
-    bool bsd = spec.personality == "bsd";
+    bool bsd = spec.personality == personality_kind::bsd;
     if (bsd && spec.attach.empty()) {
         // NetBSD's tap_attach: a random locally administered address under the f2:0b:a4 prefix.
-        nl::mac_address mac{0xf2, 0x0b, 0xa4, 0, 0, 0};
+        mac_address mac{0xf2, 0x0b, 0xa4, 0, 0, 0};
         std::uint32_t r = random_u32();
         mac[3] = static_cast<std::uint8_t>(r >> 16);
         mac[4] = static_cast<std::uint8_t>(r >> 8);
@@ -140,7 +134,7 @@ device_manager::served& device_manager::create_device(const device_spec& spec) {
         link.mac = mac;
     }
     s->dev = std::make_unique<device>(loop_, nl_, std::move(be), std::move(link),
-                                      bsd ? make_bsd_personality() : make_linux_personality());
+                                      make_personality(spec.personality));
     // tap(4): no carrier until somebody opens the device.
     if (bsd) s->dev->set_carrier(false);
     served* raw = s.get();
@@ -157,7 +151,7 @@ result<device*> device_manager::clone_open() noexcept {
         device_spec spec;
         spec.name = name;
         spec.node = "";
-        spec.personality = "bsd";
+        spec.personality = personality_kind::bsd;
         try {
             served& s = create_device(spec);
             s.cloned = true;
@@ -196,7 +190,7 @@ device_manager::served* device_manager::by_ifindex(int ifindex) {
     return nullptr;
 }
 
-void device_manager::on_link_changed(const nl::link_info& link) noexcept {
+void device_manager::on_link_changed(const link_info& link) noexcept {
     if (served* s = by_ifindex(link.ifindex)) {
         if (!link.name.empty() && link.name != s->dev->link().name)
             log::info("interface " + s->dev->link().name + " renamed to " + link.name + "; /dev/" + s->node + " stays");

@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "tapcore/frame.h"
+#include "tapcore/log.h"
 #include "tapcore/vnet_hdr.h"
 
 namespace tapd {
@@ -58,8 +59,11 @@ result<std::unique_ptr<packet_backend>> packet_backend::create(int ifindex, bool
         return errno_error("PACKET_IGNORE_OUTGOING");
     if (::setsockopt(fd.get(), SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) return errno_error("PACKET_AUXDATA");
     // Bursts arrive while the loop is busy elsewhere: a larger receive buffer absorbs them.
+    // SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it the socket keeps the default (rmem_default).
     int rcvbuf = 4 << 20;
-    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+        log::writef(log::level::info, "packet socket on ifindex %d: SO_RCVBUFFORCE %d refused (%s); default receive buffer",
+                    ifindex, rcvbuf, std::strerror(errno));
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);

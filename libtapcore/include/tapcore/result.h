@@ -1,8 +1,19 @@
-// result.h — the error type at module edges.
+// result.h — how tapd reports errors: one convention, stated here once for every module.
 //
-// C++20 has no std::expected and Debian 12 packages no tl::expected, so this is the smallest
-// expected-like type tapd needs: a value or an error (a negative-free errno plus a message naming the
-// problem). The data path never uses it (it returns negative errno); startup converts it to exceptions.
+// 1. The data path — per frame and per request: device, queue, backends, personalities and their ioctl
+//    handlers, link_control::read_state, the front ends' request handlers — returns 0 (or a count) or
+//    -errno, as the kernel does. Never a positive errno, never `errno` itself, never an exception; per
+//    frame it allocates nothing.
+// 2. Module edges — creating things, netlink requests, the control path — return result<T>: a value, or
+//    an `error` whose code is a positive errno and whose message names the object ("TUNSETIFF tap0:
+//    Operation not permitted"). Where the two forms meet, the crossing is written out: `-e.code` into
+//    the data path, make_error(-rc, ...) out of it.
+// 3. Other people's interfaces keep theirs: fuse_reply_err() takes a positive errno, so the front ends
+//    negate at that call and nowhere else.
+// 4. Only startup throws (daemon/: the options, creating the devices), and no exception crosses a
+//    libfuse callback. A failure nobody can return is logged (log.h), never dropped silently.
+//
+// C++20 has no std::expected, so this is the smallest expected-like type tapd needs.
 #pragma once
 
 #include <cerrno>
