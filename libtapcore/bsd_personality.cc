@@ -50,8 +50,12 @@ ioctl_result set_owner(queue& q, const ioctl_call& c) noexcept {
     return {};
 }
 
-ioctl_result tiocgpgrp(queue& q, const ioctl_call& c) noexcept { return out_int(c, -q.settings.sigio_owner); }
-ioctl_result fiogetown(queue& q, const ioctl_call& c) noexcept { return out_int(c, q.settings.sigio_owner); }
+ioctl_result tiocgpgrp(queue& q, const ioctl_call& c) noexcept {
+    return out_int(c, -q.settings.sigio_owner);
+}
+ioctl_result fiogetown(queue& q, const ioctl_call& c) noexcept {
+    return out_int(c, q.settings.sigio_owner);
+}
 
 ioctl_result fioasync(queue& q, const ioctl_call& c) noexcept {
     q.settings.async = load_int(c.in) != 0;
@@ -77,16 +81,17 @@ ioctl_result tunsetiff(queue& q, const ioctl_call& c) noexcept {
 using enum ioctl_arg;
 using linux_tap::row;
 
+// clang-format off: one row per line, in columns
 constexpr std::array<ioctl_row, 16> bsd_table{{
     // tap(4)'s own (tap_dev_ioctl)
-    {FIONREAD,      "FIONREAD",      none,  int_,    fionread},
-    {TIOCGPGRP,     "TIOCGPGRP",     none,  int_,    tiocgpgrp},
-    {FIOGETOWN,     "FIOGETOWN",     none,  int_,    fiogetown},
-    {TIOCSPGRP,     "TIOCSPGRP",     int_,  none,    set_owner},
-    {FIOSETOWN,     "FIOSETOWN",     int_,  none,    set_owner},
-    {TAPD_FIOASYNC, "TAPD_FIOASYNC", int_,  none,    fioasync},  // FIOASYNC never reaches CUSE: if_tap.h
-    {TAPGIFNAME,    "TAPGIFNAME",    none,  ifreq64, tapgifname},
-    {tapgifname_32, "TAPGIFNAME",    none,  ifreq32, tapgifname},
+    {FIONREAD, "FIONREAD", none, int_, fionread},
+    {TIOCGPGRP, "TIOCGPGRP", none, int_, tiocgpgrp},
+    {FIOGETOWN, "FIOGETOWN", none, int_, fiogetown},
+    {TIOCSPGRP, "TIOCSPGRP", int_, none, set_owner},
+    {FIOSETOWN, "FIOSETOWN", int_, none, set_owner},
+    {TAPD_FIOASYNC, "TAPD_FIOASYNC", int_, none, fioasync},  // FIOASYNC never reaches CUSE: if_tap.h
+    {TAPGIFNAME, "TAPGIFNAME", none, ifreq64, tapgifname},
+    {tapgifname_32, "TAPGIFNAME", none, ifreq32, tapgifname},
     // Linux's, where they make sense on a single-open device
     row(TUNGETIFF),
     row(TUNSETIFF).with_handler(tunsetiff),
@@ -97,10 +102,11 @@ constexpr std::array<ioctl_row, 16> bsd_table{{
     row(SIOCGIFHWADDR),
     row(SIOCSIFHWADDR),
 }};
+// clang-format on
 static_assert(ioctl_cmds_unique(bsd_table));
 
 class bsd_personality final : public personality {
-public:
+  public:
     personality_kind kind() const noexcept override { return personality_kind::bsd; }
 
     queue_settings initial_settings() const noexcept override {
@@ -132,6 +138,8 @@ public:
 
 }  // namespace
 
-std::unique_ptr<personality> make_bsd_personality() { return std::make_unique<bsd_personality>(); }
+std::unique_ptr<personality> make_bsd_personality() {
+    return std::make_unique<bsd_personality>();
+}
 
 }  // namespace tapd

@@ -29,24 +29,26 @@ ioctl_result vnet_be(queue& q, const ioctl_call& c) noexcept;
 
 using enum ioctl_arg;
 
+// clang-format off: one row per line, in columns
 inline constexpr std::array<ioctl_row, 14> table{{
     // cmd              name               in      out     handler
-    {TUNSETIFF,       "TUNSETIFF",       ifreq,  ifreq,  tunsetiff},  // the real name is written back
-    {TUNGETIFF,       "TUNGETIFF",       none,   ifreq,  tungetiff},
-    {TUNSETQUEUE,     "TUNSETQUEUE",     ifreq,  none,   tunsetqueue},
-    {SIOCGIFHWADDR,   "SIOCGIFHWADDR",   none,   ifreq,  siocgifhwaddr},
-    {SIOCSIFHWADDR,   "SIOCSIFHWADDR",   ifreq,  none,   siocsifhwaddr},
-    {TUNGETFEATURES,  "TUNGETFEATURES",  none,   int_,   tungetfeatures},
-    {TUNGETVNETHDRSZ, "TUNGETVNETHDRSZ", none,   int_,   tungetvnethdrsz},
-    {TUNSETVNETHDRSZ, "TUNSETVNETHDRSZ", int_,   none,   tunsetvnethdrsz},
-    {TUNGETVNETLE,    "TUNGETVNETLE",    none,   int_,   tungetvnetle},
-    {TUNSETVNETLE,    "TUNSETVNETLE",    int_,   none,   tunsetvnetle},
-    {TUNSETSNDBUF,    "TUNSETSNDBUF",    int_,   none,   tunsetsndbuf},
-    {TUNSETOFFLOAD,   "TUNSETOFFLOAD",   value,  none,   tunsetoffload},
+    {TUNSETIFF, "TUNSETIFF", ifreq, ifreq, tunsetiff},  // the real name is written back
+    {TUNGETIFF, "TUNGETIFF", none, ifreq, tungetiff},
+    {TUNSETQUEUE, "TUNSETQUEUE", ifreq, none, tunsetqueue},
+    {SIOCGIFHWADDR, "SIOCGIFHWADDR", none, ifreq, siocgifhwaddr},
+    {SIOCSIFHWADDR, "SIOCSIFHWADDR", ifreq, none, siocsifhwaddr},
+    {TUNGETFEATURES, "TUNGETFEATURES", none, int_, tungetfeatures},
+    {TUNGETVNETHDRSZ, "TUNGETVNETHDRSZ", none, int_, tungetvnethdrsz},
+    {TUNSETVNETHDRSZ, "TUNSETVNETHDRSZ", int_, none, tunsetvnethdrsz},
+    {TUNGETVNETLE, "TUNGETVNETLE", none, int_, tungetvnetle},
+    {TUNSETVNETLE, "TUNSETVNETLE", int_, none, tunsetvnetle},
+    {TUNSETSNDBUF, "TUNSETSNDBUF", int_, none, tunsetsndbuf},
+    {TUNSETOFFLOAD, "TUNSETOFFLOAD", value, none, tunsetoffload},
     // Served, but always EINVAL (no big-endian headers): nothing to copy either way.
-    {TUNGETVNETBE,    "TUNGETVNETBE",    none,   none,   vnet_be},
-    {TUNSETVNETBE,    "TUNSETVNETBE",    none,   none,   vnet_be},
+    {TUNGETVNETBE, "TUNGETVNETBE", none, none, vnet_be},
+    {TUNSETVNETBE, "TUNSETVNETBE", none, none, vnet_be},
 }};
+// clang-format on
 static_assert(ioctl_cmds_unique(table));
 
 // The row for `cmd`; not a Linux tap ioctl → a compile error where it is used.

@@ -46,10 +46,14 @@ void init(int fd) noexcept {
 
 std::string_view prefix(level lv) noexcept {
     switch (lv) {
-        case level::err: return SD_ERR;
-        case level::warning: return SD_WARNING;
-        case level::info: return SD_INFO;
-        case level::debug: return SD_DEBUG;
+        case level::err:
+            return SD_ERR;
+        case level::warning:
+            return SD_WARNING;
+        case level::info:
+            return SD_INFO;
+        case level::debug:
+            return SD_DEBUG;
     }
     return SD_ERR;
 }

@@ -28,7 +28,9 @@ ioctl_result call_ioctl(const ioctl_row& row, queue& q, const ioctl_call& c, boo
     return row.run(q, c);
 }
 
-ioctl_table linux_ioctls() noexcept { return linux_tap::table; }
+ioctl_table linux_ioctls() noexcept {
+    return linux_tap::table;
+}
 
 std::optional<unsigned> tunsetiff_flags(unsigned current, unsigned requested) {
     constexpr unsigned tap_iff_features = iff_vnet_hdr | iff_multi_queue;
@@ -61,7 +63,9 @@ unsigned short load_ifr_flags(const std::uint8_t* ifr) {
 }
 
 // An ioctl that returns no data: just its status.
-ioctl_result status(long err) { return {err, 0}; }
+ioctl_result status(long err) {
+    return {err, 0};
+}
 
 }  // namespace
 
@@ -127,7 +131,9 @@ ioctl_result tungetfeatures(queue&, const ioctl_call& c) noexcept {
     return out_int(c, static_cast<int>(iff_tap | iff_no_pi | iff_vnet_hdr | iff_multi_queue));
 }
 
-ioctl_result tungetvnethdrsz(queue& q, const ioctl_call& c) noexcept { return out_int(c, q.settings.vnet_hdr_sz); }
+ioctl_result tungetvnethdrsz(queue& q, const ioctl_call& c) noexcept {
+    return out_int(c, q.settings.vnet_hdr_sz);
+}
 
 ioctl_result tunsetvnethdrsz(queue& q, const ioctl_call& c) noexcept {
     int v = load_int(c.in);
@@ -136,7 +142,9 @@ ioctl_result tunsetvnethdrsz(queue& q, const ioctl_call& c) noexcept {
     return {};
 }
 
-ioctl_result tungetvnetle(queue& q, const ioctl_call& c) noexcept { return out_int(c, q.settings.vnet_le ? 1 : 0); }
+ioctl_result tungetvnetle(queue& q, const ioctl_call& c) noexcept {
+    return out_int(c, q.settings.vnet_le ? 1 : 0);
+}
 
 ioctl_result tunsetvnetle(queue& q, const ioctl_call& c) noexcept {
     q.settings.vnet_le = load_int(c.in) != 0;

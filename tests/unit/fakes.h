@@ -24,15 +24,15 @@ inline constexpr int fake_ifindex = 7;
 
 // What the device asked of its network side.
 struct backend_log {
-    std::vector<bool> carrier;              // set_carrier calls, in order
+    std::vector<bool> carrier;  // set_carrier calls, in order
     std::vector<std::vector<std::uint8_t>> sent;
-    long transmit_rc = 0;                   // 0: accept (return len); else this negative errno
-    bool record = true;                     // keep copies of sent frames (allocates: off to count allocations)
+    long transmit_rc = 0;  // 0: accept (return len); else this negative errno
+    bool record = true;    // keep copies of sent frames (allocates: off to count allocations)
     std::vector<std::vector<std::uint8_t>> to_receive;  // frames (without header) receive() hands out
 };
 
 class fake_backend final : public backend {
-public:
+  public:
     explicit fake_backend(backend_log& log) : log_(log), fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
     ~fake_backend() override { ::close(fd_); }
     fake_backend(const fake_backend&) = delete;
@@ -56,7 +56,7 @@ public:
     bool link_gone() noexcept override { return false; }
     void set_carrier(bool on) noexcept override { log_.carrier.push_back(on); }
 
-private:
+  private:
     backend_log& log_;
     int fd_;
     std::uint8_t buf_[frame_headroom + 2048];
@@ -65,11 +65,11 @@ private:
 // The kernel's side of one link, as link_control reports and changes it. `kernel` is what the kernel
 // has; the device's own copy (device::link()) may lag behind it, as it does behind a real link.
 class fake_links final : public link_control {
-public:
+  public:
     link_info kernel;
-    int fail = 0;                // non-zero: every call fails with this (positive) errno
-    int reads = 0;               // read_state calls (the data-path re-read)
-    int gets = 0;                // get_link calls
+    int fail = 0;   // non-zero: every call fails with this (positive) errno
+    int reads = 0;  // read_state calls (the data-path re-read)
+    int gets = 0;   // get_link calls
     std::vector<mac_address> macs_set;
 
     explicit fake_links(link_info k) : kernel(std::move(k)) {}

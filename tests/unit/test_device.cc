@@ -24,8 +24,12 @@ void* operator new(std::size_t n) {
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 using namespace tapd;
 using namespace tapd::test;
@@ -61,7 +65,9 @@ std::vector<std::uint8_t> write_of(std::size_t len) {
     return w;
 }
 
-long transmit(fixture& f, std::vector<std::uint8_t>& w) { return f.dev.transmit(*f.q, w.data(), w.size()); }
+long transmit(fixture& f, std::vector<std::uint8_t>& w) {
+    return f.dev.transmit(*f.q, w.data(), w.size());
+}
 
 }  // namespace
 

@@ -123,7 +123,8 @@ struct fixture {
     }
 };
 
-std::vector<std::uint8_t> ifreq_with(unsigned short at16, const std::uint8_t* after = nullptr, std::size_t n = 0) {
+std::vector<std::uint8_t> ifreq_with(unsigned short at16, const std::uint8_t* after = nullptr,
+                                     std::size_t n = 0) {
     std::vector<std::uint8_t> r(ifreq_size, 0);
     std::memcpy(r.data() + ifr_flags_offset, &at16, sizeof at16);
     if (after) std::memcpy(r.data() + ifr_flags_offset + 2, after, n);
@@ -173,7 +174,8 @@ TEST_CASE("ioctl tables: the BSD table reuses the Linux rows it serves", "[ioctl
     CHECK(shared == 8);
 }
 
-TEST_CASE("ioctl tables: every row, through the lookup, checks its sizes and answers 0 or -errno", "[ioctl_table]") {
+TEST_CASE("ioctl tables: every row, through the lookup, checks its sizes and answers 0 or -errno",
+          "[ioctl_table]") {
     for (personality_kind k : {personality_kind::linux_, personality_kind::bsd}) {
         CAPTURE(to_name(personality_names, k));
         fixture f(k);
@@ -184,15 +186,18 @@ TEST_CASE("ioctl tables: every row, through the lookup, checks its sizes and ans
                 std::vector<std::uint8_t> in(s.in_size, 0), out(s.out_size, 0xee);
                 // One byte short in either direction: the kernel's copy would fault.
                 if (s.in_size) {
-                    ioctl_result e = call_ioctl(r, *f.q, {r.cmd, 0, in.data(), s.in_size - 1, out.data(), out.size()}, compat);
+                    ioctl_result e = call_ioctl(
+                        r, *f.q, {r.cmd, 0, in.data(), s.in_size - 1, out.data(), out.size()}, compat);
                     CHECK(e.rc == -EFAULT);
                 }
                 if (s.out_size) {
-                    ioctl_result e = call_ioctl(r, *f.q, {r.cmd, 0, in.data(), in.size(), out.data(), s.out_size - 1}, compat);
+                    ioctl_result e = call_ioctl(
+                        r, *f.q, {r.cmd, 0, in.data(), in.size(), out.data(), s.out_size - 1}, compat);
                     CHECK(e.rc == -EFAULT);
                 }
                 // Exactly the row's bytes (all zero): an answer, never a fault, never more than asked.
-                ioctl_result ok = call_ioctl(r, *f.q, {r.cmd, 0, in.data(), in.size(), out.data(), out.size()}, compat);
+                ioctl_result ok =
+                    call_ioctl(r, *f.q, {r.cmd, 0, in.data(), in.size(), out.data(), out.size()}, compat);
                 CHECK(ok.rc <= 0);
                 CHECK(ok.rc != -EFAULT);
                 CHECK(ok.out_len <= s.out_size);

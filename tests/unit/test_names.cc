@@ -56,7 +56,8 @@ TEST_CASE("names: the spellings tapd documents", "[names]") {
     CHECK(name_choices(personality_names, "|", "|") == "linux|bsd");
 }
 
-TEST_CASE("names: options produce the enums, and an unknown mode is an error, never bridge", "[names][options]") {
+TEST_CASE("names: options produce the enums, and an unknown mode is an error, never bridge",
+          "[names][options]") {
     CHECK(parse_device_spec("mv0,backend=packet,lower=eth0").mode == macvlan_mode::bridge);  // the default
     for (const auto& n : macvlan_mode_names) {
         CAPTURE(std::string(n.name));
@@ -90,11 +91,11 @@ TEST_CASE("ifname: the kernel's dev_valid_name, plus tapd's separators and contr
         std::string name;
         const char* why;
     };
-    for (const bad& b : {bad{"", "empty"}, bad{"abcdefghijklmnop", "longer than 15"}, bad{".", "'.'"},
-                         bad{"..", "'.'"}, bad{"a/b", "'/'"}, bad{"a:b", "':'"}, bad{"a b", "spaces"},
-                         bad{"a\tb", "spaces"}, bad{"a\nb", "spaces"}, bad{"a,b", "','"}, bad{"a=b", "'='"},
-                         bad{std::string("a\0b", 3), "control"}, bad{"a\x7f", "control"},
-                         bad{"a\x01", "control"}}) {
+    for (const bad& b :
+         {bad{"", "empty"}, bad{"abcdefghijklmnop", "longer than 15"}, bad{".", "'.'"}, bad{"..", "'.'"},
+          bad{"a/b", "'/'"}, bad{"a:b", "':'"}, bad{"a b", "spaces"}, bad{"a\tb", "spaces"},
+          bad{"a\nb", "spaces"}, bad{"a,b", "','"}, bad{"a=b", "'='"}, bad{std::string("a\0b", 3), "control"},
+          bad{"a\x7f", "control"}, bad{"a\x01", "control"}}) {
         CAPTURE(b.name);
         const char* why = ifname_problem(b.name);
         REQUIRE(why != nullptr);

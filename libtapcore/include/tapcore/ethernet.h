@@ -25,12 +25,14 @@ inline constexpr std::uint16_t eth_p_ipv6 = 0x86dd;    // ETH_P_IPV6
 inline constexpr std::uint16_t eth_p_8021q = 0x8100;   // ETH_P_8021Q: a VLAN tag
 inline constexpr std::uint16_t eth_p_8021ad = 0x88a8;  // ETH_P_8021AD: a service (outer) VLAN tag
 
-inline constexpr std::uint8_t ipproto_tcp = 6;         // IPPROTO_TCP
-inline constexpr std::uint8_t ipproto_udp = 17;        // IPPROTO_UDP
-inline constexpr std::uint8_t ipproto_sctp = 132;      // IPPROTO_SCTP
-inline constexpr std::uint8_t ipproto_udplite = 136;   // IPPROTO_UDPLITE
+inline constexpr std::uint8_t ipproto_tcp = 6;        // IPPROTO_TCP
+inline constexpr std::uint8_t ipproto_udp = 17;       // IPPROTO_UDP
+inline constexpr std::uint8_t ipproto_sctp = 132;     // IPPROTO_SCTP
+inline constexpr std::uint8_t ipproto_udplite = 136;  // IPPROTO_UDPLITE
 
-constexpr bool is_vlan_tpid(std::uint16_t type) { return type == eth_p_8021q || type == eth_p_8021ad; }
+constexpr bool is_vlan_tpid(std::uint16_t type) {
+    return type == eth_p_8021q || type == eth_p_8021ad;
+}
 
 struct l2_header {
     std::uint16_t ethertype = 0;  // what follows the tags (a third tag's TPID when there are more than two)

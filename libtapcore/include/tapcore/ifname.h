@@ -18,7 +18,9 @@ inline constexpr std::size_t ifname_max = ifnamsiz - 1;  // the longest name: th
 
 // Why `name` is not a valid interface name (a short reason, "longer than 15 bytes"), or nullptr.
 const char* ifname_problem(std::string_view name) noexcept;
-inline bool valid_ifname(std::string_view name) noexcept { return ifname_problem(name) == nullptr; }
+inline bool valid_ifname(std::string_view name) noexcept {
+    return ifname_problem(name) == nullptr;
+}
 
 // Writes `name` into an ifr_name-style field of ifnamsiz bytes: truncated to ifname_max, NUL-padded.
 void store_ifname(std::uint8_t* field, std::string_view name) noexcept;

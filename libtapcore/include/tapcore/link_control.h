@@ -56,7 +56,7 @@ inline constexpr std::array<named<macvlan_mode>, 4> macvlan_mode_names{{
 static_assert(names_unique(macvlan_mode_names));
 
 class link_control {
-public:
+  public:
     // Control path. The link as the kernel has it now.
     virtual result<link_info> get_link(int ifindex) = 0;
     // Control path. Sets the link's hardware address (SIOCSIFHWADDR on the device).
@@ -65,7 +65,7 @@ public:
     // waits for nothing but the local kernel's answer.
     virtual int read_state(int ifindex, link_state& out) noexcept = 0;
 
-protected:
+  protected:
     ~link_control() = default;
 };
 

@@ -21,10 +21,18 @@ enum class level { err, warning, info, debug };
 void init(int fd = 2) noexcept;
 
 void write(level lv, std::string_view msg) noexcept;
-inline void err(std::string_view msg) noexcept { write(level::err, msg); }
-inline void warning(std::string_view msg) noexcept { write(level::warning, msg); }
-inline void info(std::string_view msg) noexcept { write(level::info, msg); }
-inline void debug(std::string_view msg) noexcept { write(level::debug, msg); }
+inline void err(std::string_view msg) noexcept {
+    write(level::err, msg);
+}
+inline void warning(std::string_view msg) noexcept {
+    write(level::warning, msg);
+}
+inline void info(std::string_view msg) noexcept {
+    write(level::info, msg);
+}
+inline void debug(std::string_view msg) noexcept {
+    write(level::debug, msg);
+}
 
 // printf-style, formatted into a stack buffer (truncated at 1 KiB): for callers that must not build a
 // std::string (the data path).

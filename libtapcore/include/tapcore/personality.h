@@ -26,7 +26,7 @@ inline constexpr std::array<named<personality_kind>, 2> personality_names{{
 static_assert(names_unique(personality_names));
 
 class personality {
-public:
+  public:
     virtual ~personality() = default;
     virtual personality_kind kind() const noexcept = 0;
     // What a new open file starts with.

@@ -23,28 +23,33 @@ namespace tapd {
 class queue;
 
 // struct ifreq as tapd uses it (static_asserted against <net/if.h> in kernel_abi.cc).
-inline constexpr std::size_t ifreq_size = 40;       // sizeof(struct ifreq) on 64-bit Linux
-inline constexpr std::size_t ifreq_size_32 = 32;    // ... for a 32-bit (compat) caller
-inline constexpr std::size_t ifr_flags_offset = 16; // ifr_flags and ifr_hwaddr both start here
+inline constexpr std::size_t ifreq_size = 40;        // sizeof(struct ifreq) on 64-bit Linux
+inline constexpr std::size_t ifreq_size_32 = 32;     // ... for a 32-bit (compat) caller
+inline constexpr std::size_t ifr_flags_offset = 16;  // ifr_flags and ifr_hwaddr both start here
 
 // What an ioctl's argument is, in one direction.
 enum class ioctl_arg : std::uint8_t {
-    none,      // nothing
-    int_,      // an int behind the pointer
-    ifreq,     // a struct ifreq as the caller lays it out: 32 bytes for a 32-bit caller, 40 otherwise
-    ifreq64,   // 40 bytes whoever calls (the number encodes it: TAPGIFNAME)
-    ifreq32,   // 32 bytes whoever calls (a 32-bit program's own TAPGIFNAME number)
-    value,     // (in only) the argument is the pointer-sized value itself; nothing is copied
+    none,     // nothing
+    int_,     // an int behind the pointer
+    ifreq,    // a struct ifreq as the caller lays it out: 32 bytes for a 32-bit caller, 40 otherwise
+    ifreq64,  // 40 bytes whoever calls (the number encodes it: TAPGIFNAME)
+    ifreq32,  // 32 bytes whoever calls (a 32-bit program's own TAPGIFNAME number)
+    value,    // (in only) the argument is the pointer-sized value itself; nothing is copied
 };
 
 constexpr std::size_t ioctl_arg_size(ioctl_arg a, bool compat32) {
     switch (a) {
-        case ioctl_arg::int_: return sizeof(int);
-        case ioctl_arg::ifreq: return compat32 ? ifreq_size_32 : ifreq_size;
-        case ioctl_arg::ifreq64: return ifreq_size;
-        case ioctl_arg::ifreq32: return ifreq_size_32;
+        case ioctl_arg::int_:
+            return sizeof(int);
+        case ioctl_arg::ifreq:
+            return compat32 ? ifreq_size_32 : ifreq_size;
+        case ioctl_arg::ifreq64:
+            return ifreq_size;
+        case ioctl_arg::ifreq32:
+            return ifreq_size_32;
         case ioctl_arg::none:
-        case ioctl_arg::value: return 0;
+        case ioctl_arg::value:
+            return 0;
     }
     return 0;
 }
@@ -68,8 +73,8 @@ struct ioctl_call {
 };
 
 struct ioctl_result {
-    long rc = 0;               // 0 or -errno
-    std::size_t out_len = 0;   // bytes of `out` to return
+    long rc = 0;              // 0 or -errno
+    std::size_t out_len = 0;  // bytes of `out` to return
 };
 
 using ioctl_handler = ioctl_result (*)(queue& q, const ioctl_call& c) noexcept;
