@@ -13,13 +13,17 @@
 // 4. Only startup throws (daemon/: the options, creating the devices), and no exception crosses a
 //    libfuse callback. A failure nobody can return is logged (log.h), never dropped silently.
 //
-// C++20 has no std::expected, so this is the smallest expected-like type tapd needs.
+// result<T> is tl::expected<T, error> (Debian's libexpected-dev; the same interface as C++23's
+// std::expected, which can replace it by changing the base class below), with two conveniences kept
+// from tapd's earlier type so every call site reads the same: a failing function returns an `error`
+// (make_error, errno_error, another result's err()) and it converts; err() names the error.
 #pragma once
+
+#include <tl/expected.hpp>
 
 #include <cerrno>
 #include <string>
 #include <utility>
-#include <variant>
 
 namespace tapd {
 
@@ -36,39 +40,15 @@ error errno_error(const std::string& what, int code);
 error errno_error(const std::string& what);
 
 template <typename T>
-class [[nodiscard]] result {
+class [[nodiscard]] result : public tl::expected<T, tapd::error> {
+    using base = tl::expected<T, tapd::error>;
+
 public:
-    result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-    result(error err) : v_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
-
-    bool has_value() const { return v_.index() == 0; }
-    explicit operator bool() const { return has_value(); }
-    T& value() & { return std::get<0>(v_); }
-    T&& value() && { return std::get<0>(std::move(v_)); }
-    const T& value() const& { return std::get<0>(v_); }
-    T& operator*() & { return value(); }
-    const T& operator*() const& { return value(); }
-    T* operator->() { return &value(); }
-    const T* operator->() const { return &value(); }
-    const error& err() const { return std::get<1>(v_); }
-
-private:
-    std::variant<T, error> v_;
-};
-
-template <>
-class [[nodiscard]] result<void> {
-public:
+    using base::base;
     result() = default;
-    result(error err) : err_(std::move(err)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+    result(tapd::error e) : base(tl::unexpect, std::move(e)) {}  // NOLINT(google-explicit-constructor)
 
-    bool has_value() const { return ok_; }
-    explicit operator bool() const { return ok_; }
-    const error& err() const { return err_; }
-
-private:
-    error err_;
-    bool ok_ = true;
+    const tapd::error& err() const { return this->error(); }
 };
 
 inline result<void> ok() { return {}; }
