@@ -198,29 +198,30 @@ void chr_file::ioctl(fuse_req_t req, unsigned cmd, void* arg, unsigned flags, co
         fuse_reply_err(req, detached_err_ ? -detached_err_ : ENODEV);
         return;
     }
-    personality& pers = d->pers();
-    auto spec = pers.spec(cmd, compat);
-    if (!spec) {
-        fuse_reply_err(req, pers.unknown_ioctl_errno());
+    const personality& pers = d->pers();
+    const ioctl_row* row = pers.find_ioctl(cmd);
+    if (!row) {
+        fuse_reply_err(req, -pers.unknown_ioctl());
         return;
     }
-    if (!spec->by_value && (in_bufsz < spec->in_size || out_bufsz < spec->out_size)) {
+    const ioctl_spec spec = row->spec(compat);
+    if (!spec.by_value && (in_bufsz < spec.in_size || out_bufsz < spec.out_size)) {
         if (!(flags & FUSE_IOCTL_UNRESTRICTED)) {
             // FUSE-mount mode: the kernel copied only what the number encodes, which is too little.
             fuse_reply_err(req, EINVAL);
             return;
         }
-        iovec in_iov{arg, spec->in_size};
-        iovec out_iov{arg, spec->out_size};
-        fuse_reply_ioctl_retry(req, spec->in_size ? &in_iov : nullptr, spec->in_size ? 1 : 0,
-                               spec->out_size ? &out_iov : nullptr, spec->out_size ? 1 : 0);
+        iovec in_iov{arg, spec.in_size};
+        iovec out_iov{arg, spec.out_size};
+        fuse_reply_ioctl_retry(req, spec.in_size ? &in_iov : nullptr, spec.in_size ? 1 : 0,
+                               spec.out_size ? &out_iov : nullptr, spec.out_size ? 1 : 0);
         return;
     }
     std::uint8_t out[ifreq_size];
     std::memset(out, 0, sizeof out);
-    ioctl_result r = pers.ioctl(*q_, cmd, reinterpret_cast<std::uintptr_t>(arg),
-                                 static_cast<const std::uint8_t*>(in_buf), in_bufsz, out,
-                                 std::min(spec->out_size, sizeof out));
+    const ioctl_call call{cmd, reinterpret_cast<std::uintptr_t>(arg), static_cast<const std::uint8_t*>(in_buf),
+                          in_bufsz, out, std::min(spec.out_size, sizeof out)};
+    ioctl_result r = call_ioctl(*row, *q_, call, compat);
     if (r.rc < 0)
         fuse_reply_err(req, static_cast<int>(-r.rc));
     else

@@ -10,13 +10,12 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "tapcore/log.h"
 #include "tapcore/packet_backend.h"
 #include "tapcore/tun_backend.h"
 
 namespace tapd {
 namespace {
-
-void log(const std::string& msg) { std::fprintf(stderr, "tapd: %s\n", msg.c_str()); }
 
 template <typename T>
 T must(result<T> r) {
@@ -28,13 +27,6 @@ void must(result<void> r) {
 }
 
 nl::route_socket open_route() { return must(nl::route_socket::open()); }
-
-tapd::nl::macvlan_mode parse_mode(const std::string& m) {
-    if (m == "vepa") return tapd::nl::macvlan_mode::vepa;
-    if (m == "private") return tapd::nl::macvlan_mode::private_;
-    if (m == "passthru") return tapd::nl::macvlan_mode::passthru;
-    return tapd::nl::macvlan_mode::bridge;
-}
 
 // A link tapd made for a tap device must not talk on its own: no IPv6 autoconfiguration, so the kernel
 // sends nothing the device's readers did not ask for (macvtap's netdev is as quiet: its frames go to the
@@ -64,13 +56,13 @@ device_manager::device_manager(event_loop& loop, const options& opt) : loop_(loo
             std::vector<fuse_mount::entry> files;
             for (auto& s : devices_) files.push_back({s->node, s->dev.get()});
             mount_ = must(fuse_mount::create(loop_, *opt_.fuse_mount_dir, std::move(files)));
-            for (auto& s : devices_) log("serving " + *opt_.fuse_mount_dir + "/" + s->node + " (FUSE mount)");
+            for (auto& s : devices_) log::info("serving " + *opt_.fuse_mount_dir + "/" + s->node + " (FUSE mount)");
             ready_count_ = expected_ready_;
         } else {
             for (auto& sp : devices_) {
                 served* s = sp.get();
                 s->session = must(cuse_session::create(loop_, *s->dev, s->node, [this](cuse_session& cs) {
-                    log("serving /dev/" + cs.node_name() + " (CUSE)");
+                    log::info("serving /dev/" + cs.node_name() + " (CUSE)");
                     ++ready_count_;
                     check_ready();
                 }));
@@ -79,7 +71,7 @@ device_manager::device_manager(event_loop& loop, const options& opt) : loop_(loo
                 clone_session_ = must(cuse_session::create_clone(
                     loop_, "tap", [this] { return clone_open(); }, [this](device* d) { clone_closed(d); },
                     [this](cuse_session& cs) {
-                        log("serving /dev/" + cs.node_name() + " (CUSE, cloning)");
+                        log::info("serving /dev/" + cs.node_name() + " (CUSE, cloning)");
                         ++ready_count_;
                         check_ready();
                     }));
@@ -97,14 +89,14 @@ device_manager::served& device_manager::create_device(const device_spec& spec) {
     auto s = std::make_unique<served>();
     s->spec = spec;
     std::unique_ptr<backend> be;
-    nl::link_info link;
+    link_info link;
     if (spec.backend == backend_kind::tun) {
         auto tun = must(tun_backend::create(spec.name));
         link = must(nl_.get_link(tun->ifname()));
         be = std::move(tun);
     } else if (!spec.lower.empty()) {
         auto lower = must(nl_.get_link(spec.lower));
-        link = must(nl_.create_macvlan(spec.name, lower.ifindex, parse_mode(spec.mode)));
+        link = must(nl_.create_macvlan(spec.name, lower.ifindex, spec.mode));
         s->created_ifindex = link.ifindex;
         // From here on the macvlan is ours: a failure below must delete it (remove() does).
         try {
@@ -112,10 +104,11 @@ device_manager::served& device_manager::create_device(const device_spec& spec) {
             must(nl_.set_up(link.ifindex, true));
             be = must(packet_backend::create(link.ifindex, false));
         } catch (...) {
-            (void)nl_.delete_link(link.ifindex);
+            if (auto r = nl_.delete_link(link.ifindex); !r) log::warning(r.err().message);
             throw;
         }
-        log("macvlan " + link.name + " created on " + lower.name + " (mode " + spec.mode + ")");
+        log::info("macvlan " + link.name + " created on " + lower.name + " (mode " +
+                  std::string(to_name(macvlan_mode_names, spec.mode)) + ")");
     } else {
         link = must(nl_.get_link(spec.attach));
         be = must(packet_backend::create(link.ifindex, true));
@@ -127,12 +120,12 @@ device_manager::served& device_manager::create_device(const device_spec& spec) {
         link = must(nl_.get_link(link.ifindex));
     }
     s->node = spec.node == "@ifindex" ? "tap" + std::to_string(link.ifindex) : spec.node;
-    log("interface " + link.name + " (ifindex " + std::to_string(link.ifindex) + ", txqueuelen " +
+    log::info("interface " + link.name + " (ifindex " + std::to_string(link.ifindex) + ", txqueuelen " +
         std::to_string(link.txqlen) + ") ready for " + s->node);
-    bool bsd = spec.personality == "bsd";
+    bool bsd = spec.personality == personality_kind::bsd;
     if (bsd && spec.attach.empty()) {
         // NetBSD's tap_attach: a random locally administered address under the f2:0b:a4 prefix.
-        nl::mac_address mac{0xf2, 0x0b, 0xa4, 0, 0, 0};
+        mac_address mac{0xf2, 0x0b, 0xa4, 0, 0, 0};
         std::uint32_t r = random_u32();
         mac[3] = static_cast<std::uint8_t>(r >> 16);
         mac[4] = static_cast<std::uint8_t>(r >> 8);
@@ -141,7 +134,7 @@ device_manager::served& device_manager::create_device(const device_spec& spec) {
         link.mac = mac;
     }
     s->dev = std::make_unique<device>(loop_, nl_, std::move(be), std::move(link),
-                                      bsd ? make_bsd_personality() : make_linux_personality());
+                                      make_personality(spec.personality));
     // tap(4): no carrier until somebody opens the device.
     if (bsd) s->dev->set_carrier(false);
     served* raw = s.get();
@@ -158,16 +151,16 @@ result<device*> device_manager::clone_open() noexcept {
         device_spec spec;
         spec.name = name;
         spec.node = "";
-        spec.personality = "bsd";
+        spec.personality = personality_kind::bsd;
         try {
             served& s = create_device(spec);
             s.cloned = true;
-            log("cloned " + name + " for an open of /dev/" + clone_session_->node_name());
+            log::info("cloned " + name + " for an open of /dev/" + clone_session_->node_name());
             return s.dev.get();
         } catch (const std::exception& e) {
             // Taken between the check and the creation (EBUSY/EEXIST): try the next one.
             if (::if_nametoindex(name.c_str()) != 0) continue;
-            log(std::string("clone: ") + e.what());
+            log::err(std::string("clone: ") + e.what());
             return make_error(ENXIO, e.what());
         }
     }
@@ -197,10 +190,10 @@ device_manager::served* device_manager::by_ifindex(int ifindex) {
     return nullptr;
 }
 
-void device_manager::on_link_changed(const nl::link_info& link) noexcept {
+void device_manager::on_link_changed(const link_info& link) noexcept {
     if (served* s = by_ifindex(link.ifindex)) {
         if (!link.name.empty() && link.name != s->dev->link().name)
-            log("interface " + s->dev->link().name + " renamed to " + link.name + "; /dev/" + s->node + " stays");
+            log::info("interface " + s->dev->link().name + " renamed to " + link.name + "; /dev/" + s->node + " stays");
         s->dev->update_link(link);
     }
 }
@@ -211,7 +204,7 @@ void device_manager::on_link_deleted(int ifindex, const std::string& name) noexc
     // A TUN interface moved to another namespace also leaves ours, but keeps working: only a backend
     // whose kernel object is really gone takes the device down.
     if (!s->dev->backend_gone()) {
-        log("interface " + name + " left this network namespace; " + s->node + " keeps serving it");
+        log::info("interface " + name + " left this network namespace; " + s->node + " keeps serving it");
         return;
     }
     s->created_ifindex = 0;  // nothing left to delete
@@ -233,11 +226,11 @@ void device_manager::on_link_resync() noexcept {
 void device_manager::remove(served& s, const std::string& why) noexcept {
     if (s.removed) return;
     s.removed = true;
-    log("removing " + (s.cloned ? "cloned " + s.dev->link().name : "/dev/" + s.node) + ": " + why);
+    log::info("removing " + (s.cloned ? "cloned " + s.dev->link().name : "/dev/" + s.node) + ": " + why);
     s.dev->shutdown(-ENODEV);
     if (s.created_ifindex) {
         // Already gone is fine: the deletion may be what brought us here.
-        if (auto r = nl_.delete_link(s.created_ifindex); !r && r.err().code != ENODEV) log(r.err().message);
+        if (auto r = nl_.delete_link(s.created_ifindex); !r && r.err().code != ENODEV) log::warning(r.err().message);
         s.created_ifindex = 0;
     }
     if (mount_) mount_->remove_device(s.dev.get());
@@ -271,8 +264,8 @@ void device_manager::shutdown() noexcept {
     mount_.reset();
     for (auto& s : devices_) {
         if (s->created_ifindex) {
-            if (auto r = nl_.delete_link(s->created_ifindex); !r) log(r.err().message);
-            else log("deleted interface " + (s->dev ? s->dev->link().name : std::to_string(s->created_ifindex)));
+            if (auto r = nl_.delete_link(s->created_ifindex); !r) log::warning(r.err().message);
+            else log::info("deleted interface " + (s->dev ? s->dev->link().name : std::to_string(s->created_ifindex)));
         }
         s->created_ifindex = 0;
     }
@@ -293,7 +286,7 @@ void device_manager::log_stats() const {
                       static_cast<unsigned long long>(st.rx_dropped_no_queue),
                       static_cast<unsigned long long>(st.rx_errors), static_cast<unsigned long long>(st.tx_frames),
                       static_cast<unsigned long long>(st.tx_dropped), sp->dev->queue_count());
-        log(line);
+        log::info(line);
     }
 }
 

@@ -47,7 +47,7 @@ public:
     // Orderly stop: every device removed (nodes, then devices, then links tapd created).
     void shutdown() noexcept;
 
-    void on_link_changed(const nl::link_info& link) noexcept override;
+    void on_link_changed(const link_info& link) noexcept override;
     void on_link_deleted(int ifindex, const std::string& name) noexcept override;
     void on_link_resync() noexcept override;
     void on_ready(unsigned events) noexcept override;  // deferred destruction of removed devices

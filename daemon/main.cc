@@ -21,12 +21,11 @@
 #include "device_manager.h"
 #include "options.h"
 #include "tapcore/event_loop.h"
+#include "tapcore/log.h"
 #include "tapcore/unique_fd.h"
 
 namespace tapd {
 namespace {
-
-void log(const std::string& msg) { std::fprintf(stderr, "tapd: %s\n", msg.c_str()); }
 
 // SIGTERM/SIGINT end the loop; they arrive through a signalfd watched like any other fd.
 class signal_watch final : public io_watcher {
@@ -56,7 +55,7 @@ public:
                 if (stats_) stats_();
                 continue;
             }
-            log(std::string("caught ") + strsignal(static_cast<int>(si.ssi_signo)) + ", shutting down");
+            log::info(std::string("caught ") + strsignal(static_cast<int>(si.ssi_signo)) + ", shutting down");
             loop_.stop();
         }
     }
@@ -77,7 +76,7 @@ int run(const options& opt) {
     devices = std::make_unique<device_manager>(loop, opt);
     devices->set_on_ready([&] {
         sd_notifyf(0, "READY=1\nSTATUS=serving %zu device(s)", opt.devices.size());
-        log("ready");
+        log::info("ready");
     });
 
     int rc = loop.run();
@@ -86,10 +85,10 @@ int run(const options& opt) {
     devices->shutdown();
     devices.reset();
     if (rc < 0) {
-        log(std::string("event loop failed: ") + std::strerror(-rc));
+        log::err(std::string("event loop failed: ") + std::strerror(-rc));
         return 1;
     }
-    log("stopped");
+    log::info("stopped");
     return 0;
 }
 
@@ -102,7 +101,8 @@ int main(int argc, char** argv) {
     try {
         opt = tapd::parse_options(argc, argv);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "tapd: %s\n%s", e.what(), tapd::usage());
+        tapd::log::err(e.what());
+        std::fputs(tapd::usage(), stderr);
         return 2;
     }
     if (opt.help) {
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     try {
         return tapd::run(opt);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "tapd: %s\n", e.what());
+        tapd::log::err(e.what());
         return 1;
     }
 }

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "tapcore/ifname.h"
+
 namespace tapd {
 namespace {
 
@@ -16,42 +18,44 @@ unsigned parse_unsigned(const std::string& what, const std::string& v, unsigned 
     return out;
 }
 
-bool valid_ifname(const std::string& n) {
-    if (n.empty() || n.size() > 15 || n == "." || n == "..") return false;
-    for (char c : n)
-        if (c == '/' || c == ':' || c == ',' || c == '=' || c <= ' ' || c == 0x7f) return false;
-    return true;
+// An enum's value from its name table; an unknown name is an error naming the choices, never a default.
+template <typename E, std::size_t N>
+E parse_enum(const std::string& what, const std::array<named<E>, N>& table, const std::string& v) {
+    if (auto e = from_name(table, v)) return *e;
+    throw std::invalid_argument(what + " must be " + name_choices(table) + ", not '" + v + "'");
 }
 
 }  // namespace
 
 const char* usage() {
-    return "usage: tapd [--foreground] [--fuse-mount DIR] [--txqueuelen N] [--clone] --device NAME[,key=value...] ...\n"
-           "\n"
-           "  --device NAME      create kernel TAP interface NAME and serve it as /dev/NAME (repeatable)\n"
-           "      backend=packet,lower=IF[,mode=bridge|vepa|private|passthru]\n"
-           "                     macvtap in userspace: create macvlan NAME on IF, serve it as /dev/tap<ifindex>\n"
-           "      backend=packet,attach=IF\n"
-           "                     serve the existing link IF (created nothing, deletes nothing)\n"
-           "      node=NODE      publish the device node as /dev/NODE instead\n"
-           "      node=@ifindex  publish it as /dev/tap<ifindex>, the name macvtap users compute\n"
-           "      txqueuelen=N   the interface's txqueuelen, which also bounds each open file's queue\n"
-           "      personality=linux|bsd\n"
-           "                     linux: macvtap's character device (default); bsd: NetBSD tap(4)\n"
-           "  --clone            publish the cloning /dev/tap: each open creates the lowest free tapN\n"
-           "                     (BSD personality), destroyed when that file is closed\n"
-           "  --fuse-mount DIR   serve the devices as files DIR/NODE through FUSE (kernels without CUSE)\n"
-           "  --txqueuelen N     default txqueuelen for every device (1000)\n"
-           "  --foreground       stay in the foreground (tapd never forks; accepted for compatibility)\n"
-           "  --help, --version\n";
+    static const std::string text =
+        "usage: tapd [--foreground] [--fuse-mount DIR] [--txqueuelen N] [--clone] --device NAME[,key=value...] ...\n"
+        "\n"
+        "  --device NAME      create kernel TAP interface NAME and serve it as /dev/NAME (repeatable)\n"
+        "      backend=packet,lower=IF[,mode=" + name_choices(macvlan_mode_names, "|", "|") + "]\n"
+        "                     macvtap in userspace: create macvlan NAME on IF, serve it as /dev/tap<ifindex>\n"
+        "      backend=packet,attach=IF\n"
+        "                     serve the existing link IF (created nothing, deletes nothing)\n"
+        "      node=NODE      publish the device node as /dev/NODE instead\n"
+        "      node=@ifindex  publish it as /dev/tap<ifindex>, the name macvtap users compute\n"
+        "      txqueuelen=N   the interface's txqueuelen, which also bounds each open file's queue\n"
+        "      personality=" + name_choices(personality_names, "|", "|") + "\n"
+        "                     linux: macvtap's character device (default); bsd: NetBSD tap(4)\n"
+        "  --clone            publish the cloning /dev/tap: each open creates the lowest free tapN\n"
+        "                     (BSD personality), destroyed when that file is closed\n"
+        "  --fuse-mount DIR   serve the devices as files DIR/NODE through FUSE (kernels without CUSE)\n"
+        "  --txqueuelen N     default txqueuelen for every device (1000)\n"
+        "  --foreground       stay in the foreground (tapd never forks; accepted for compatibility)\n"
+        "  --help, --version\n";
+    return text.c_str();
 }
 
 device_spec parse_device_spec(const std::string& spec) {
     device_spec d;
     std::size_t pos = spec.find(',');
     d.name = spec.substr(0, pos);
-    if (!valid_ifname(d.name))
-        throw std::invalid_argument("--device: '" + d.name + "' is not a valid interface name (1-15 characters, no '/', ':', ',' or spaces)");
+    if (const char* why = ifname_problem(d.name))
+        throw std::invalid_argument("--device: '" + d.name + "' is not a valid interface name (" + why + ")");
     while (pos != std::string::npos) {
         std::size_t next = spec.find(',', pos + 1);
         std::string kv = spec.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
@@ -64,24 +68,16 @@ device_spec parse_device_spec(const std::string& spec) {
                 throw std::invalid_argument("--device " + d.name + ": node '" + v + "' is not a valid device name");
             d.node = v;
         } else if (k == "backend") {
-            if (v == "tun")
-                d.backend = backend_kind::tun;
-            else if (v == "packet")
-                d.backend = backend_kind::packet;
-            else
-                throw std::invalid_argument("--device " + d.name + ": backend must be tun or packet, not '" + v + "'");
+            d.backend = parse_enum("--device " + d.name + ": backend", backend_names, v);
         } else if (k == "lower" || k == "attach") {
-            if (!valid_ifname(v))
-                throw std::invalid_argument("--device " + d.name + ": " + k + " '" + v + "' is not a valid interface name");
+            if (const char* why = ifname_problem(v))
+                throw std::invalid_argument("--device " + d.name + ": " + k + " '" + v +
+                                            "' is not a valid interface name (" + why + ")");
             (k == "lower" ? d.lower : d.attach) = v;
         } else if (k == "mode") {
-            if (v != "bridge" && v != "vepa" && v != "private" && v != "passthru")
-                throw std::invalid_argument("--device " + d.name + ": mode must be bridge, vepa, private or passthru, not '" + v + "'");
-            d.mode = v;
+            d.mode = parse_enum("--device " + d.name + ": mode", macvlan_mode_names, v);
         } else if (k == "personality") {
-            if (v != "linux" && v != "bsd")
-                throw std::invalid_argument("--device " + d.name + ": personality must be linux or bsd, not '" + v + "'");
-            d.personality = v;
+            d.personality = parse_enum("--device " + d.name + ": personality", personality_names, v);
         } else if (k == "txqueuelen") {
             d.txqueuelen = parse_unsigned("--device " + d.name + ": txqueuelen", v, 1, 1u << 20);
         } else {

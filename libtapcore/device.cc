@@ -1,14 +1,16 @@
 // device.cc — see device.h for the theory of operation.
 #include "tapcore/device.h"
 
-#include <algorithm>
-#include <bit>
 #include <signal.h>
 
+#include <algorithm>
+#include <bit>
 #include <cerrno>
+#include <new>
 
 #include "tapcore/flow_hash.h"
 #include "tapcore/gso.h"
+#include "tapcore/log.h"
 
 namespace tapd {
 namespace {
@@ -20,34 +22,55 @@ constexpr int rx_batch = 64;
 
 }  // namespace
 
-device::device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> be, nl::link_info link,
+device::device(event_loop& loop, link_control& links, std::unique_ptr<backend> be, link_info link,
                std::unique_ptr<personality> pers)
     : loop_(loop),
-      nl_(nl),
+      links_(links),
       backend_(std::move(be)),
       link_(std::move(link)),
       pers_(std::move(pers)),
       seg_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(seg_buf_size)) {
+    // Room for every queue there may be, so enable_queue (noexcept, TUNSETQUEUE) never reallocates.
+    queues_.reserve(max_queues);
+    taps_.reserve(max_queues);
     watch_ = loop_.watch_fd(backend_->fd(), this);
 }
 
 device::~device() { shutdown(-ENODEV); }
 
-result<nl::link_info> device::refresh_link() {
-    auto r = nl_.get_link(link_.ifindex);
+result<link_info> device::refresh_link() {
+    auto r = links_.get_link(link_.ifindex);
     // Through update_link, so a change seen here first (before the monitor's notification) still
     // wakes readers and signals owners as the notification would have.
     if (r) update_link(*r);
     return r;
 }
 
-void device::update_link(const nl::link_info& link) noexcept {
+int device::reread_link_state() noexcept {
+    link_state st;
+    if (int e = links_.read_state(link_.ifindex, st)) return e;
+    link_.mtu = st.mtu;
+    link_.mac = st.mac;
+    apply_admin_state(st.admin_up);
+    return 0;
+}
+
+void device::update_link(const link_info& link) noexcept {
     if (link.ifindex != link_.ifindex) return;
-    bool went_down = link_.admin_up && !link.admin_up;
     // Keep the name tapd was configured with when the kernel sends none; otherwise follow renames.
+    // (Names fit std::string's inline buffer, IFNAMSIZ < 16: no allocation here.)
     std::string name = link.name.empty() ? link_.name : link.name;
+    const bool was_up = link_.admin_up;
     link_ = link;
     link_.name = std::move(name);
+    link_.admin_up = was_up;  // apply_admin_state sees the transition
+    apply_admin_state(link.admin_up);
+}
+
+void device::apply_admin_state(bool up) noexcept {
+    bool went_down = link_.admin_up && !up;
+    link_.admin_up = up;
+    link_.flags = up ? link_.flags | iff_up : link_.flags & ~iff_up;
     if (went_down && pers_->wakes_readers_on_down()) {
         // tap_stop: sleeping readers are woken and see EHOSTDOWN; async owners get SIGIO (POLL_HUP).
         // if_down purges the send queue (IFQ_PURGE): frames queued before the down are not read after.
@@ -60,13 +83,23 @@ void device::update_link(const nl::link_info& link) noexcept {
 }
 
 void device::signal_owner(const queue& q) noexcept {
+    // Per frame, so nothing is logged: an owner that has exited (ESRCH) just gets no signal, as with
+    // NetBSD's fownsignal.
     if (q.settings.async && q.settings.sigio_owner) (void)::kill(q.settings.sigio_owner, SIGIO);
 }
 
-result<void> device::set_mac(const nl::mac_address& mac) {
-    auto r = nl_.set_mac(link_.ifindex, mac);
-    if (r) link_.mac = mac;
-    return r;
+int device::set_mac(const mac_address& mac) noexcept {
+    try {
+        auto r = links_.set_mac(link_.ifindex, mac);
+        if (!r) {
+            log::warning(r.err().message);
+            return -r.err().code;
+        }
+        link_.mac = mac;
+        return 0;
+    } catch (const std::bad_alloc&) {  // the message could not be built: the ioctl still gets an answer
+        return -ENOMEM;
+    }
 }
 
 result<std::unique_ptr<queue>> device::open_queue(queue_observer* obs) {
@@ -139,8 +172,10 @@ long device::transmit(queue& q, const std::uint8_t* data, std::size_t len) noexc
     }
     if (int e = check_tx_frame(flen, link_.mtu, gso)) {
         // The monitor keeps the MTU current, but a change may still be queued behind this request:
-        // re-read it once on the error path only, never on the accepted path.
-        if (e != -EMSGSIZE || !refresh_link() || (e = check_tx_frame(flen, link_.mtu, gso))) return refuse(q, e);
+        // re-read it once on the error path only, never on the accepted path (and without allocating:
+        // reread_link_state, not refresh_link). If the re-read fails the frame gets the first answer.
+        if (e != -EMSGSIZE || reread_link_state() != 0 || (e = check_tx_frame(flen, link_.mtu, gso)))
+            return refuse(q, e);
     }
     std::uint8_t native[vnet_hdr_len];
     vnet_hdr_encode(h, host_le, native);
@@ -244,14 +279,15 @@ void device::shutdown(int err) noexcept {
         loop_.unwatch(watch_);
         watch_ = nullptr;
     }
-    // Copy: observers close their queues from inside on_detached.
-    std::vector<queue*> qs = queues_;
+    // Taken out first (a swap: noexcept allows no copy): observers close their queues from inside
+    // on_detached, and a detached queue's close_queue is a no-op.
+    std::vector<queue*> qs;
+    qs.swap(queues_);
     for (queue* q : qs) {
         if (q->enabled) disable_queue(*q);
         q->detach_device();
         if (q->observer) q->observer->on_detached(*q, err);
     }
-    queues_.clear();
 }
 
 }  // namespace tapd

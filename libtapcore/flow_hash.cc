@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "tapcore/ethernet.h"
+
 namespace tapd {
 namespace {
 
@@ -32,25 +34,20 @@ std::uint32_t load32(const std::uint8_t* p) {
     return v;
 }
 
-bool has_ports(std::uint8_t proto) { return proto == 6 || proto == 17 || proto == 132 || proto == 136; }
+bool has_ports(std::uint8_t proto) {
+    return proto == ipproto_tcp || proto == ipproto_udp || proto == ipproto_sctp || proto == ipproto_udplite;
+}
 
 }  // namespace
 
 std::uint32_t flow_hash(const std::uint8_t* f, std::size_t len) {
-    std::size_t off = 12;
-    if (len < off + 2) return 0;
-    unsigned type = (f[off] << 8) | f[off + 1];
-    off += 2;
-    // Skip up to two VLAN tags (802.1Q, 802.1ad / QinQ).
-    for (int i = 0; i < 2 && (type == 0x8100 || type == 0x88a8); ++i) {
-        if (len < off + 4) return 0;
-        type = (f[off + 2] << 8) | f[off + 3];
-        off += 4;
-    }
+    auto l2 = parse_l2(f, len);  // up to two VLAN tags (802.1Q, 802.1ad / QinQ) skipped
+    if (!l2) return 0;
+    const std::size_t off = l2->l3;
     std::uint32_t h = 0x9747b28cu;
     std::uint8_t proto = 0;
     std::size_t l4 = 0;
-    if (type == 0x0800) {
+    if (l2->ethertype == eth_p_ip) {
         if (len < off + 20) return 0;
         unsigned ihl = (f[off] & 0x0f) * 4u;
         if (ihl < 20 || len < off + ihl) return 0;
@@ -60,7 +57,7 @@ std::uint32_t flow_hash(const std::uint8_t* f, std::size_t len) {
         // Fragments after the first carry no ports: hash addresses only, so a flow's fragments stay together.
         bool fragment = ((f[off + 6] & 0x3f) | f[off + 7]) != 0;
         l4 = fragment ? 0 : off + ihl;
-    } else if (type == 0x86dd) {
+    } else if (l2->ethertype == eth_p_ipv6) {
         if (len < off + 40) return 0;
         proto = f[off + 6];
         for (std::size_t i = 8; i < 40; i += 4) h = mix(h, load32(f + off + i));

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "tapcore/checksum.h"
+#include "tapcore/ethernet.h"
 #include "tapcore/frame.h"
 
 namespace tapd {
@@ -34,17 +35,11 @@ struct layout {
 // Finds the IP and transport headers. Extension headers are not walked for IPv6: the kernel only
 // produces GSO frames whose transport header directly follows, and csum_start confirms it below.
 bool parse(const std::uint8_t* f, std::size_t len, layout& lo) {
-    std::size_t off = 12;
-    if (len < off + 2) return false;
-    unsigned type = get16(f + off);
-    off += 2;
-    for (int i = 0; i < 2 && (type == 0x8100 || type == 0x88a8); ++i) {
-        if (len < off + 4) return false;
-        type = get16(f + off + 2);
-        off += 4;
-    }
+    auto l2 = parse_l2(f, len);
+    if (!l2) return false;
+    const std::size_t off = l2->l3;
     lo.l3 = off;
-    if (type == 0x0800) {
+    if (l2->ethertype == eth_p_ip) {
         if (len < off + 20 || (f[off] >> 4) != 4) return false;
         std::size_t ihl = (f[off] & 0x0f) * 4u;
         if (ihl < 20 || len < off + ihl) return false;
@@ -53,7 +48,7 @@ bool parse(const std::uint8_t* f, std::size_t len, layout& lo) {
         lo.v6 = false;
         return true;
     }
-    if (type == 0x86dd) {
+    if (l2->ethertype == eth_p_ipv6) {
         if (len < off + 40 || (f[off] >> 4) != 6) return false;
         lo.proto = f[off + 6];
         lo.l4 = off + 40;
@@ -98,7 +93,7 @@ void fix_l4_csum(std::uint8_t* seg, const layout& lo, std::size_t seg_len, std::
     }
     put16(seg + lo.l4 + field, 0);
     std::uint16_t c = csum_fold(csum_partial(seg + lo.l4, l4_len, pseudo_sum(seg, lo, l4_len)));
-    if (c == 0 && lo.proto == 17) c = 0xffff;
+    if (c == 0 && lo.proto == ipproto_udp) c = 0xffff;
     put16(seg + lo.l4 + field, c);
 }
 
@@ -109,9 +104,9 @@ bool check_gso(const vnet_hdr& h, const std::uint8_t* frame, std::size_t len, la
     const unsigned type = h.gso_type & ~vnet_gso_ecn;
     tcp = type == vnet_gso_tcpv4 || type == vnet_gso_tcpv6;
     if (tcp) {
-        if (lo.proto != 6 || lo.v6 != (type == vnet_gso_tcpv6)) return false;
+        if (lo.proto != ipproto_tcp || lo.v6 != (type == vnet_gso_tcpv6)) return false;
     } else if (type == vnet_gso_udp_l4) {
-        if (lo.proto != 17) return false;
+        if (lo.proto != ipproto_udp) return false;
     } else {
         return false;  // UFO (IP fragmentation) is never produced by the kernel towards a tap reader
     }

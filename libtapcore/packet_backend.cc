@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "tapcore/frame.h"
+#include "tapcore/log.h"
 #include "tapcore/vnet_hdr.h"
 
 namespace tapd {
@@ -58,8 +59,11 @@ result<std::unique_ptr<packet_backend>> packet_backend::create(int ifindex, bool
         return errno_error("PACKET_IGNORE_OUTGOING");
     if (::setsockopt(fd.get(), SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) return errno_error("PACKET_AUXDATA");
     // Bursts arrive while the loop is busy elsewhere: a larger receive buffer absorbs them.
+    // SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it the socket keeps the default (rmem_default).
     int rcvbuf = 4 << 20;
-    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+        log::writef(log::level::info, "packet socket on ifindex %d: SO_RCVBUFFORCE %d refused (%s); default receive buffer",
+                    ifindex, rcvbuf, std::strerror(errno));
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);
@@ -106,12 +110,12 @@ long packet_backend::receive(std::uint8_t** frame) noexcept {
         tpacket_auxdata aux;
         std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
         bool tagged = (aux.tp_status & TP_STATUS_VLAN_VALID) || aux.tp_vlan_tci;
-        if (!tagged || len < static_cast<long>(vnet_hdr_len + 12)) break;
+        if (!tagged || len < static_cast<long>(vnet_hdr_len + eth_type_offset)) break;
         std::uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q;
         // Header and MAC addresses move 4 bytes into the headroom; the tag goes where they were.
-        std::memmove(p - vlan_hlen, p, vnet_hdr_len + 12);
+        std::memmove(p - vlan_hlen, p, vnet_hdr_len + eth_type_offset);
         p -= vlan_hlen;
-        std::uint8_t* tag = p + vnet_hdr_len + 12;
+        std::uint8_t* tag = p + vnet_hdr_len + eth_type_offset;
         tag[0] = static_cast<std::uint8_t>(tpid >> 8);
         tag[1] = static_cast<std::uint8_t>(tpid);
         tag[2] = static_cast<std::uint8_t>(aux.tp_vlan_tci >> 8);

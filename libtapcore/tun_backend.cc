@@ -17,13 +17,15 @@
 #include <cstring>
 
 #include "tapcore/frame.h"
+#include "tapcore/ifname.h"
+#include "tapcore/log.h"
 #include "tapcore/vnet_hdr.h"
 
 namespace tapd {
 
 result<std::unique_ptr<tun_backend>> tun_backend::create(const std::string& name) {
-    if (name.empty() || name.size() >= IFNAMSIZ)
-        return make_error(EINVAL, "interface name '" + name + "' must be 1 to 15 characters");
+    if (const char* why = ifname_problem(name))
+        return make_error(EINVAL, "TUNSETIFF '" + name + "': invalid interface name (" + why + ")");
     unique_fd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
     if (!fd) return errno_error("open /dev/net/tun");
 
@@ -76,7 +78,10 @@ bool tun_backend::link_gone() noexcept {
 
 void tun_backend::set_carrier(bool on) noexcept {
     int v = on ? 1 : 0;
-    (void)::ioctl(fd_.get(), TUNSETCARRIER, &v);  // Linux >= 4.18; older kernels keep carrier on
+    // Linux >= 4.18; older kernels keep carrier on, which only the BSD personality's readers notice.
+    if (::ioctl(fd_.get(), TUNSETCARRIER, &v) < 0)
+        log::writef(log::level::debug, "TUNSETCARRIER %s %s: %s", ifname_.c_str(), on ? "on" : "off",
+                    std::strerror(errno));
 }
 
 }  // namespace tapd

@@ -8,10 +8,12 @@
 #include "link_convert.h"
 
 #include <linux/if.h>
+#include <linux/sockios.h>
 #include <linux/if_link.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/macvlan.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -20,6 +22,9 @@
 #include <memory>
 #include <string>
 #include <utility>
+
+#include "tapcore/ifname.h"
+#include "tapcore/log.h"
 
 namespace tapd::nl {
 namespace {
@@ -99,41 +104,11 @@ std::string format_mac(const mac_address& mac) {
     return buf;
 }
 
-const char* mode_name(macvlan_mode mode) {
-    switch (mode) {
-        case macvlan_mode::bridge:
-            return "bridge";
-        case macvlan_mode::vepa:
-            return "vepa";
-        case macvlan_mode::private_:
-            return "private";
-        case macvlan_mode::passthru:
-            return "passthru";
-    }
-    return "?";
-}
-
-std::uint32_t kernel_mode(macvlan_mode mode) {
-    switch (mode) {
-        case macvlan_mode::bridge:
-            return MACVLAN_MODE_BRIDGE;
-        case macvlan_mode::vepa:
-            return MACVLAN_MODE_VEPA;
-        case macvlan_mode::private_:
-            return MACVLAN_MODE_PRIVATE;
-        case macvlan_mode::passthru:
-            return MACVLAN_MODE_PASSTHRU;
-    }
-    return MACVLAN_MODE_BRIDGE;
-}
-
 // Names the kernel could never accept are refused here, so the message says why rather than
 // relaying a bare EINVAL from the kernel's attribute policy.
 result<std::string> checked_name(std::string_view name, const std::string& what) {
-    if (name.empty() || name.size() >= IFNAMSIZ || name.find('\0') != std::string_view::npos) {
-        return make_error(EINVAL, what + ": invalid interface name (1 to " + std::to_string(IFNAMSIZ - 1) +
-                                      " bytes, no NUL)");
-    }
+    if (const char* why = ifname_problem(name))
+        return make_error(EINVAL, what + ": invalid interface name (" + why + ")");
     return std::string(name);
 }
 
@@ -224,6 +199,27 @@ result<link_info> route_socket::get_link(int ifindex) {
     return link_info_from(l->get());
 }
 
+int route_socket::read_state(int ifindex, link_state& out) noexcept {
+    // No libnl here: its requests allocate (messages, objects, caches). The SIOCGIF* ioctls answer from
+    // the same kernel state with a struct ifreq on the stack; any socket's fd takes them, this one is at
+    // hand. They go by name, so the ifindex is turned into the current name first (a rename between the
+    // calls makes them fail with ENODEV, which the caller treats like any failed re-read).
+    if (sk_ == nullptr) return -EBADF;
+    const int fd = nl_socket_get_fd(sk_);
+    ifreq ifr{};
+    ifr.ifr_ifindex = ifindex;
+    if (::ioctl(fd, SIOCGIFNAME, &ifr) < 0) return -errno;
+    if (::ioctl(fd, SIOCGIFMTU, &ifr) < 0) return -errno;
+    link_state st;
+    st.mtu = static_cast<unsigned>(ifr.ifr_mtu);
+    if (::ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) return -errno;
+    st.admin_up = (ifr.ifr_flags & IFF_UP) != 0;
+    if (::ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) return -errno;
+    std::memcpy(st.mac.data(), ifr.ifr_hwaddr.sa_data, st.mac.size());
+    out = st;
+    return 0;
+}
+
 result<link_stats> route_socket::get_stats(int ifindex) {
     auto l = fetch(sk_, ifindex, nullptr, "get stats of " + describe(ifindex, nullptr));
     if (!l) return l.err();
@@ -289,7 +285,8 @@ result<void> route_socket::set_txqlen(int ifindex, unsigned txqlen) {
 
 result<link_info> route_socket::create_macvlan(std::string_view name, int lower_ifindex, macvlan_mode mode) {
     auto what = [&](const std::string& lower) {
-        return "create macvlan " + std::string(name) + " (mode " + mode_name(mode) + ") on " + lower;
+        return "create macvlan " + std::string(name) + " (mode " + std::string(to_name(macvlan_mode_names, mode)) +
+               ") on " + lower;
     };
     auto n = checked_name(name, what(describe(lower_ifindex, nullptr)));
     if (!n) return n.err();
@@ -303,7 +300,7 @@ result<link_info> route_socket::create_macvlan(std::string_view name, int lower_
     if (!l) return make_error(ENOMEM, full_what + ": cannot allocate rtnl_link");
     rtnl_link_set_name(l.get(), n->c_str());
     rtnl_link_set_link(l.get(), lower_ifindex);
-    if (int err = rtnl_link_macvlan_set_mode(l.get(), kernel_mode(mode)); err < 0) {
+    if (int err = rtnl_link_macvlan_set_mode(l.get(), static_cast<std::uint32_t>(mode)); err < 0) {
         return nl_error(err, full_what);
     }
     // NLM_F_EXCL: an existing link of that name is an error (EEXIST), never silently reused.
@@ -313,11 +310,15 @@ result<link_info> route_socket::create_macvlan(std::string_view name, int lower_
 
     auto created = fetch(sk_, 0, n->c_str(), full_what + ": read back");
     if (!created) {
-        // The caller cannot delete a link whose ifindex it never learnt, so do it here (best effort).
-        if (link_ptr victim{rtnl_link_alloc()}) {
+        // The caller cannot delete a link whose ifindex it never learnt, so do it here (best effort: the
+        // read-back's error is what the caller gets; a failed clean-up is logged).
+        link_ptr victim{rtnl_link_alloc()};
+        int err = -NLE_NOMEM;
+        if (victim) {
             rtnl_link_set_name(victim.get(), n->c_str());
-            (void)rtnl_link_delete(sk_, victim.get());
+            err = rtnl_link_delete(sk_, victim.get());
         }
+        if (err < 0) log::warning(nl_error(err, "delete macvlan " + *n + " after a failed read-back").message);
         return created.err();
     }
     return link_info_from(created->get());

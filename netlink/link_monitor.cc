@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "link_convert.h"
+#include "tapcore/log.h"
 
 namespace tapd::nl {
 
@@ -23,9 +24,13 @@ result<std::unique_ptr<link_monitor>> link_monitor::create(event_loop& loop, lin
         return make_error(EIO, std::string("link monitor: connect: ") + nl_geterror(e));
     if (int e = nl_socket_add_memberships(m->sk_, RTNLGRP_LINK, 0); e < 0)
         return make_error(EIO, std::string("link monitor: join RTNLGRP_LINK: ") + nl_geterror(e));
-    nl_socket_set_nonblocking(m->sk_);
-    // A burst of link changes (many devices at once) must not overflow the default buffer.
-    nl_socket_set_buffer_size(m->sk_, 1 << 20, 0);
+    // A blocking socket would stall the whole loop in on_ready's drain.
+    if (int e = nl_socket_set_nonblocking(m->sk_); e < 0)
+        return make_error(EIO, std::string("link monitor: O_NONBLOCK: ") + nl_geterror(e));
+    // A burst of link changes (many devices at once) must not overflow the default buffer. Without the
+    // larger one an overflow is still handled (ENOBUFS → resync), only sooner.
+    if (int e = nl_socket_set_buffer_size(m->sk_, 1 << 20, 0); e < 0)
+        log::warning(std::string("link monitor: receive buffer of 1 MiB refused: ") + nl_geterror(e));
     m->watch_ = loop.watch_fd(nl_socket_get_fd(m->sk_), m.get());
     return m;
 }
@@ -43,7 +48,7 @@ int link_monitor::on_msg(nl_msg* msg, void* arg) {
         link_monitor* self;
         int type;
     } ctx{self, type};
-    nl_msg_parse(
+    int e = nl_msg_parse(
         msg,
         [](nl_object* obj, void* a) {
             auto* c = static_cast<ctx_t*>(a);
@@ -55,6 +60,12 @@ int link_monitor::on_msg(nl_msg* msg, void* arg) {
                 c->self->listener_.on_link_changed(info);
         },
         &ctx);
+    if (e < 0) {
+        // A change tapd could not read may be one it needed: ask about every link instead.
+        log::writef(log::level::warning, "link monitor: unreadable link notification (%s), resyncing",
+                    nl_geterror(e));
+        self->listener_.on_link_resync();
+    }
     return NL_OK;
 }
 
@@ -65,10 +76,13 @@ void link_monitor::on_ready(unsigned /*events*/) noexcept {
         if (e >= 0) continue;
         if (e == -NLE_AGAIN) return;
         if (e == -NLE_NOMEM) {  // ENOBUFS: notifications were lost
+            log::warning("link monitor: notifications lost (ENOBUFS), resyncing");
             listener_.on_link_resync();
             continue;
         }
-        return;  // anything else: keep watching, the next event retries
+        // Anything else: keep watching, the next event retries.
+        log::writef(log::level::warning, "link monitor: receive failed: %s", nl_geterror(e));
+        return;
     }
     loop_.defer(this);
 }

@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake pkg-config g++
   libfuse3-dev fuse3 libnl-3-dev libnl-route-3-dev liburing-dev
-  libsystemd-dev catch2
+  libsystemd-dev catch2 libexpected-dev
   # the fuzz build: clang with its sanitizer and libFuzzer runtimes
   clang libclang-rt-14-dev
   # run and test on the host

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "options.h"
+#include "tapcore/ifname.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::vector<std::string> strs{"tapd"};
@@ -30,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (o.txqueuelen < 1 || o.txqueuelen > (1u << 20)) std::abort();
         for (std::size_t i = 0; i < o.devices.size(); ++i) {
             const auto& d = o.devices[i];
-            if (d.name.empty() || d.name.size() > 15 || d.name.find('/') != std::string::npos) std::abort();
+            if (d.name.empty() || d.name.size() > tapd::ifname_max || d.name.find('/') != std::string::npos)
+                std::abort();
             if (d.node.empty() || d.node.find('/') != std::string::npos) std::abort();
             if (d.txqueuelen > (1u << 20)) std::abort();
             for (std::size_t j = 0; j < i; ++j)
@@ -42,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The whole input as one --device spec as well.
     try {
         tapd::device_spec d = tapd::parse_device_spec(std::string(reinterpret_cast<const char*>(data), size));
-        if (d.name.empty() || d.name.size() > 15 || d.node.empty()) std::abort();
+        if (d.name.empty() || d.name.size() > tapd::ifname_max || d.node.empty()) std::abort();
     } catch (const std::invalid_argument&) {
     }
     return 0;

@@ -80,6 +80,14 @@ write("fuzz_vnet_hdr", {
 
 write("fuzz_flow_hash", dict(FRAMES))
 
+# fuzz_l2: the frames above, plus the link headers' edge cases: three tags (the third is not skipped), a
+# tag cut short, and a bare 14-byte header.
+write("fuzz_l2", dict(FRAMES, **{
+    "three_tags": eth(0x0800, [(0x88A8, 1), (0x8100, 2), (0x8100, 3)]) + ipv4(),
+    "cut_tag": eth(0x0800, [(0x8100, 100)])[:16],
+    "bare_header": eth(0x86DD),
+}))
+
 write("fuzz_options", {
     "one": b"--device\0tap0",
     "many": b"--device\0tap0,node=@ifindex,txqueuelen=64\0-d\0tap1\0--fuse-mount\0/run/tapd\0-f\0--txqueuelen\0500",

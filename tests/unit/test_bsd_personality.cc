@@ -1,14 +1,12 @@
-// test_bsd_personality.cc — the BSD personality (NetBSD tap(4), seed 001, sys/net/if_tap.c) as a state
-// machine over a real tapd::device with a fake backend: no kernel tap, no CUSE. The event loop and the
-// route socket are real but idle (route_socket::open() works unprivileged; refresh_link() on the made-up
-// ifindex fails harmlessly, as a deleted link would).
+// test_bsd_personality.cc — the BSD personality (NetBSD tap(4), sys/net/if_tap.c) as a state machine
+// over a real tapd::device with a fake backend and a fake link (fakes.h): no kernel tap, no CUSE, no
+// netlink. The event loop is real but idle.
 #include <catch2/catch.hpp>
 
 #include <asm/ioctls.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,51 +20,13 @@
 #include "tapcore/device.h"
 #include "tapcore/event_loop.h"
 #include "tapcore/personality.h"
+#include "fakes.h"
 #include "tapd/if_tap.h"
-#include "tapnl/link.h"
 
 using namespace tapd;
+using namespace tapd::test;
 
 namespace {
-
-constexpr int fake_ifindex = 0x7ffffff0;  // no such link: refresh_link() fails with ENODEV
-
-// What the device asked of its network side.
-struct backend_log {
-    std::vector<bool> carrier;              // set_carrier calls, in order
-    std::vector<std::vector<std::uint8_t>> sent;
-    long transmit_rc = 0;                   // 0: accept (return len); else this negative errno
-    std::vector<std::vector<std::uint8_t>> to_receive;  // frames (without header) receive() hands out
-};
-
-class fake_backend final : public backend {
-public:
-    explicit fake_backend(backend_log& log) : log_(log), fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-    ~fake_backend() override { ::close(fd_); }
-    int fd() const override { return fd_; }
-    long receive(std::uint8_t** frame) noexcept override {
-        if (log_.to_receive.empty()) return -EAGAIN;
-        std::vector<std::uint8_t> f = std::move(log_.to_receive.front());
-        log_.to_receive.erase(log_.to_receive.begin());
-        // frame_headroom bytes in front, then a zero (plain) 10-byte vnet header, then the frame.
-        std::memset(buf_, 0, sizeof buf_);
-        std::memcpy(buf_ + frame_headroom, f.data(), f.size());
-        *frame = buf_ + frame_headroom - vnet_hdr_len;
-        return static_cast<long>(vnet_hdr_len + f.size());
-    }
-    long transmit(const std::uint8_t* /*hdr*/, const std::uint8_t* frame, std::size_t len) noexcept override {
-        if (log_.transmit_rc) return log_.transmit_rc;
-        log_.sent.emplace_back(frame, frame + len);
-        return static_cast<long>(len);
-    }
-    bool link_gone() noexcept override { return false; }
-    void set_carrier(bool on) noexcept override { log_.carrier.push_back(on); }
-
-private:
-    backend_log& log_;
-    int fd_;
-    std::uint8_t buf_[frame_headroom + 2048];
-};
 
 // The front end's side of one open file: records what the device told it.
 struct recording_observer final : queue_observer {
@@ -85,24 +45,17 @@ struct recording_observer final : queue_observer {
     void on_link_down(queue&, int err) noexcept override { link_down.push_back(err); }
 };
 
-nl::link_info made_up_link(bool up = true) {
-    nl::link_info l;
-    l.ifindex = fake_ifindex;
-    l.name = "tap7";
-    l.mtu = 1500;
-    l.txqlen = 8;
-    l.mac = {0xf2, 0x0b, 0xa4, 1, 2, 3};
-    l.admin_up = up;
-    l.carrier = false;
-    l.kind = "tun";
-    return l;
-}
-
 struct fixture {
     backend_log log;
     event_loop loop{8};
-    nl::route_socket nl = nl::route_socket::open().value();
-    device dev{loop, nl, std::make_unique<fake_backend>(log), made_up_link(), make_bsd_personality()};
+    fake_links links{made_up_link()};
+    device dev{loop, links, std::make_unique<fake_backend>(log), made_up_link(), make_bsd_personality()};
+
+    // `ip link set up/down`: the kernel changes, then the link monitor tells the device.
+    void set_admin(bool up) {
+        links.kernel.admin_up = up;
+        dev.update_link(links.kernel);
+    }
 
     std::unique_ptr<queue> open(recording_observer* obs) {
         auto r = dev.open_queue(obs);
@@ -111,25 +64,28 @@ struct fixture {
     }
 };
 
-struct ioctl_call {
+struct ioctl_outcome {
     long rc;
     std::vector<std::uint8_t> out;
 };
 
-// What chr_file does: look the ioctl up, then run it with spec.in_size bytes in, spec.out_size out.
-ioctl_call do_ioctl(queue& q, unsigned cmd, const void* in = nullptr, std::size_t in_len = 0, std::uint64_t arg = 0) {
-    personality& p = q.dev()->pers();
-    auto spec = p.spec(cmd, false);
-    if (!spec) return {-p.unknown_ioctl_errno(), {}};
-    REQUIRE(in_len >= spec->in_size);
+// What chr_file does: look the ioctl up in the table, then run its row with spec.in_size bytes in and
+// spec.out_size out.
+ioctl_outcome do_ioctl(queue& q, unsigned cmd, const void* in = nullptr, std::size_t in_len = 0, std::uint64_t arg = 0) {
+    const personality& p = q.dev()->pers();
+    const ioctl_row* row = p.find_ioctl(cmd);
+    if (!row) return {p.unknown_ioctl(), {}};
+    ioctl_spec spec = row->spec(false);
+    REQUIRE(in_len >= spec.in_size);
     std::vector<std::uint8_t> out(ifreq_size, 0xee);
-    ioctl_result r = p.ioctl(q, cmd, arg, static_cast<const std::uint8_t*>(in), in_len, out.data(), spec->out_size);
+    ioctl_result r = call_ioctl(*row, q, {cmd, arg, static_cast<const std::uint8_t*>(in), in_len, out.data(), spec.out_size},
+                                false);
     out.resize(r.out_len);
     return {r.rc, out};
 }
 
 int get_int(queue& q, unsigned cmd) {
-    ioctl_call c = do_ioctl(q, cmd);
+    ioctl_outcome c = do_ioctl(q, cmd);
     REQUIRE(c.rc == 0);
     REQUIRE(c.out.size() == sizeof(int));
     int v;
@@ -180,13 +136,13 @@ struct sigio_blocked {
 
 TEST_CASE("bsd: personality basics: name, bare frames, ENOTTY, read/write policy", "[bsd]") {
     auto p = make_bsd_personality();
-    CHECK(std::string(p->name()) == "bsd");
+    CHECK(p->kind() == personality_kind::bsd);
     queue_settings s = p->initial_settings();
     CHECK_FALSE(s.has_vnet_hdr());  // tap(4): bare Ethernet frames
     CHECK(s.flags == (iff_tap | iff_no_pi));
     CHECK(s.sigio_owner == 0);
     CHECK_FALSE(s.async);
-    CHECK(p->unknown_ioctl_errno() == ENOTTY);  // tap_dev_ioctl default
+    CHECK(p->unknown_ioctl() == -ENOTTY);  // tap_dev_ioctl default (0 or -errno, like everything else)
     CHECK(p->wakes_readers_on_down());          // tap_stop: cv_broadcast
     CHECK(p->accepts_writes_when_down());       // tap_dev_write ignores IFF_UP
 }
@@ -195,10 +151,10 @@ TEST_CASE("bsd: ioctl table: what each ioctl carries, unknown ones not served", 
     auto p = make_bsd_personality();
     auto chk = [&](unsigned cmd, std::size_t in, std::size_t out, bool compat = false) {
         INFO("cmd " << std::hex << cmd);
-        auto s = p->spec(cmd, compat);
-        REQUIRE(s);
-        CHECK(s->in_size == in);
-        CHECK(s->out_size == out);
+        const ioctl_row* r = p->find_ioctl(cmd);
+        REQUIRE(r);
+        CHECK(r->spec(compat).in_size == in);
+        CHECK(r->spec(compat).out_size == out);
     };
     chk(FIONREAD, 0, sizeof(int));
     chk(TIOCGPGRP, 0, sizeof(int));
@@ -216,13 +172,13 @@ TEST_CASE("bsd: ioctl table: what each ioctl carries, unknown ones not served", 
                                                         TUNSETVNETHDRSZ, TUNSETOFFLOAD, SIOCGIFHWADDR,
                                                         SIOCSIFHWADDR}) {
         INFO("cmd " << std::hex << cmd);
-        CHECK(p->spec(static_cast<unsigned>(cmd), false));
+        CHECK(p->find_ioctl(static_cast<unsigned>(cmd)));
     }
     // Not tap(4) ioctls (nor single-open ones): ENOTTY.
     for (unsigned long cmd : std::vector<unsigned long>{FIOASYNC, TUNSETQUEUE, TUNSETSNDBUF, TUNSETPERSIST,
                                                         _IOR('e', 42, int), 0}) {
         INFO("cmd " << std::hex << cmd);
-        CHECK_FALSE(p->spec(static_cast<unsigned>(cmd), false));
+        CHECK_FALSE(p->find_ioctl(static_cast<unsigned>(cmd)));
     }
 }
 
@@ -264,29 +220,49 @@ TEST_CASE("bsd: admin down: EHOSTDOWN for readers, parked readers woken, SIGIO (
     REQUIRE(set_int(*q, FIOSETOWN, static_cast<int>(::getpid())) == 0);
     REQUIRE(set_int(*q, TAPD_FIOASYNC, 1) == 0);
 
-    f.dev.update_link(made_up_link(false));
+    f.set_admin(false);
     CHECK(o.link_down == std::vector<int>{-EHOSTDOWN});
     CHECK(o.detached.empty());  // the open file stays usable
     CHECK(sig.take());          // tap_softintr: POLL_HUP to the async owner
-    // refresh_link() fails on the made-up ifindex: the link stays down.
+    // The re-read finds the link still down.
     CHECK(p.read_status(f.dev) == -EHOSTDOWN);
     CHECK(p.read_status(f.dev) == -EHOSTDOWN);
 
     // Still down: no second wake-up for an update that changes nothing.
-    f.dev.update_link(made_up_link(false));
+    f.set_admin(false);
     CHECK(o.link_down.size() == 1);
     CHECK_FALSE(sig.take());
 
-    f.dev.update_link(made_up_link(true));
+    f.set_admin(true);
     CHECK(p.read_status(f.dev) == 0);
     CHECK(o.link_down.size() == 1);
     CHECK_FALSE(sig.take());
 
     // Down again, async off: readers are still woken, but no signal.
     REQUIRE(set_int(*q, TAPD_FIOASYNC, 0) == 0);
-    f.dev.update_link(made_up_link(false));
+    f.set_admin(false);
     CHECK(o.link_down.size() == 2);
     CHECK_FALSE(sig.take());
+    f.dev.close_queue(*q);
+}
+
+TEST_CASE("bsd: a read while the link looks down asks the kernel first, without allocating", "[bsd]") {
+    fixture f;
+    recording_observer o;
+    auto q = f.open(&o);
+    f.set_admin(false);
+    personality& p = f.dev.pers();
+    const int reads = f.links.reads;
+    CHECK(p.read_status(f.dev) == -EHOSTDOWN);
+    CHECK(f.links.reads == reads + 1);
+
+    f.links.kernel.admin_up = true;  // `ip link set up`, not yet reported by the link monitor
+    CHECK(p.read_status(f.dev) == 0);
+    CHECK(f.dev.link().admin_up);
+    CHECK(f.links.reads == reads + 2);
+    CHECK(p.read_status(f.dev) == 0);  // up: nothing to ask
+    CHECK(f.links.reads == reads + 2);
+    CHECK(f.links.gets == 0);  // the data path never takes the allocating control-path read
     f.dev.close_queue(*q);
 }
 
@@ -299,7 +275,7 @@ TEST_CASE("bsd: writes are accepted while the interface is down (tap_dev_write)"
     CHECK(f.dev.transmit(*q, frame.data(), frame.size()) == 60);
     CHECK(f.log.sent.size() == 1);
 
-    f.dev.update_link(made_up_link(false));
+    f.set_admin(false);
     f.log.transmit_rc = -EIO;  // what TUN answers for a down interface
     CHECK(f.dev.transmit(*q, frame.data(), frame.size()) == 60);
     CHECK(f.dev.stats().tx_dropped == 1);
@@ -420,7 +396,7 @@ TEST_CASE("bsd: TAPGIFNAME and the Linux ioctls a single-open device answers", "
     recording_observer o;
     auto q = f.open(&o);
 
-    ioctl_call c = do_ioctl(*q, TAPGIFNAME);
+    ioctl_outcome c = do_ioctl(*q, TAPGIFNAME);
     REQUIRE(c.rc == 0);
     REQUIRE(c.out.size() == ifreq_size);
     CHECK(std::string(reinterpret_cast<const char*>(c.out.data())) == "tap7");
@@ -428,12 +404,12 @@ TEST_CASE("bsd: TAPGIFNAME and the Linux ioctls a single-open device answers", "
 
     // A 32-bit caller gets exactly its 32-byte ifreq.
     {
-        personality& p = f.dev.pers();
+        const personality& p = f.dev.pers();
         unsigned cmd32 = _IOC(_IOC_READ, 'e', 0, ifreq_size_32);
-        auto s = p.spec(cmd32, true);
-        REQUIRE(s);
+        const ioctl_row* row = p.find_ioctl(cmd32);
+        REQUIRE(row);
         std::vector<std::uint8_t> out(ifreq_size, 0xee);
-        ioctl_result r = p.ioctl(*q, cmd32, 0, nullptr, 0, out.data(), s->out_size);
+        ioctl_result r = call_ioctl(*row, *q, {cmd32, 0, nullptr, 0, out.data(), row->spec(true).out_size}, true);
         CHECK(r.rc == 0);
         CHECK(r.out_len == ifreq_size_32);
         CHECK(out[ifreq_size_32] == 0xee);  // nothing written past it
@@ -469,10 +445,14 @@ TEST_CASE("bsd: TAPGIFNAME and the Linux ioctls a single-open device answers", "
     CHECK(do_ioctl(*q, TUNSETOFFLOAD, nullptr, 0, TUN_F_CSUM).rc == 0);
     CHECK(q->settings.offloads == tun_f_csum);
 
-    // SIOCGIFHWADDR: tapd's copy of the MAC (refresh_link fails harmlessly here).
+    // SIOCGIFHWADDR: the kernel's MAC, re-read; tapd's copy when the re-read fails.
     c = do_ioctl(*q, SIOCGIFHWADDR);
     REQUIRE(c.rc == 0);
     const std::uint8_t want_mac[6] = {0xf2, 0x0b, 0xa4, 1, 2, 3};
+    CHECK(std::memcmp(c.out.data() + ifr_flags_offset + 2, want_mac, 6) == 0);
+    f.links.fail = ENODEV;
+    c = do_ioctl(*q, SIOCGIFHWADDR);
+    REQUIRE(c.rc == 0);
     CHECK(std::memcmp(c.out.data() + ifr_flags_offset + 2, want_mac, 6) == 0);
     f.dev.close_queue(*q);
 }

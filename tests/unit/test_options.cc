@@ -216,8 +216,8 @@ TEST_CASE("device spec: tun backend is the default", "[options][spec]") {
     CHECK(d.backend == backend_kind::tun);
     CHECK(d.lower.empty());
     CHECK(d.attach.empty());
-    CHECK(d.mode == "bridge");
-    CHECK(d.personality == "linux");
+    CHECK(d.mode == macvlan_mode::bridge);
+    CHECK(d.personality == personality_kind::linux_);
     CHECK(parse_device_spec("tap0,backend=tun").backend == backend_kind::tun);
 }
 
@@ -226,16 +226,17 @@ TEST_CASE("device spec: backend=packet needs exactly one of lower= and attach=",
     CHECK(a.backend == backend_kind::packet);
     CHECK(a.lower == "eth0");
     CHECK(a.attach.empty());
-    CHECK(a.mode == "bridge");
+    CHECK(a.mode == macvlan_mode::bridge);
     CHECK(a.node == "@ifindex");  // macvtap's /dev/tap<ifindex> by default
     device_spec b = parse_device_spec("lbl,backend=packet,attach=veth1,mode=vepa");
     CHECK(b.attach == "veth1");
-    CHECK(b.mode == "vepa");
+    CHECK(b.mode == macvlan_mode::vepa);
     device_spec c = parse_device_spec("mv1,lower=eth0,backend=packet,node=mytap");  // key order is free
     CHECK(c.node == "mytap");
     for (const char* m : {"bridge", "vepa", "private", "passthru"}) {
         CAPTURE(m);
-        CHECK(parse_device_spec(std::string("m,backend=packet,lower=e,mode=") + m).mode == m);
+        CHECK(to_name(macvlan_mode_names, parse_device_spec(std::string("m,backend=packet,lower=e,mode=") + m).mode) ==
+              m);
     }
     CHECK_THROWS_WITH(parse_device_spec("mv0,backend=packet"), Contains("exactly one of lower=IF or attach=IF"));
     CHECK_THROWS_WITH(parse_device_spec("mv0,backend=packet,lower=a,attach=b"), Contains("exactly one"));
@@ -255,8 +256,8 @@ TEST_CASE("options: several packet devices share the @ifindex default node", "[o
 }
 
 TEST_CASE("device spec: personality=linux|bsd", "[options][spec]") {
-    CHECK(parse_device_spec("tap0,personality=bsd").personality == "bsd");
-    CHECK(parse_device_spec("tap0,personality=linux").personality == "linux");
+    CHECK(parse_device_spec("tap0,personality=bsd").personality == personality_kind::bsd);
+    CHECK(parse_device_spec("tap0,personality=linux").personality == personality_kind::linux_);
     CHECK_THROWS_WITH(parse_device_spec("tap0,personality=freebsd"),
                       Contains("personality must be linux or bsd") && Contains("'freebsd'"));
 }

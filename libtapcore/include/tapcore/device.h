@@ -13,6 +13,10 @@
 // Device side (the kernel's tun_chr_*): transmit() takes one frame written by a program with that
 // queue's vnet header conventions, validates it like tap_get_user, converts the header to the backend's
 // host-order 10-byte form and sends it. Writes are never queued: the backend's own queue absorbs bursts.
+// A frame refused for the MTU costs one re-read of the link (reread_link_state: a few ioctls, no
+// allocation), because an MTU change may still be queued in the link monitor's socket.
+//
+// The link: the device knows it through link_control (link_control.h), never through netlink itself.
 //
 // Ownership: the device is owned by the daemon; each queue is owned by its open file and registered here
 // between open_queue() and close_queue(). shutdown() detaches every queue (readers get an error) before the
@@ -27,10 +31,10 @@
 
 #include "tapcore/backend.h"
 #include "tapcore/event_loop.h"
+#include "tapcore/link_control.h"
 #include "tapcore/personality.h"
 #include "tapcore/queue.h"
 #include "tapcore/result.h"
-#include "tapnl/link.h"
 
 namespace tapd {
 
@@ -47,28 +51,34 @@ struct device_stats {
 
 class device final : public io_watcher {
 public:
-    device(event_loop& loop, nl::route_socket& nl, std::unique_ptr<backend> be, nl::link_info link,
+    // `links` (netlink's route_socket in tapd, a fake in unit tests) must outlive the device.
+    device(event_loop& loop, link_control& links, std::unique_ptr<backend> be, link_info link,
            std::unique_ptr<personality> pers = make_linux_personality());
     ~device();
     device(const device&) = delete;
     device& operator=(const device&) = delete;
 
-    const nl::link_info& link() const { return link_; }
+    const link_info& link() const { return link_; }
     personality& pers() const { return *pers_; }
     void set_carrier(bool on) noexcept { backend_->set_carrier(on); }
     const device_stats& stats() const { return stats_; }
     std::size_t queue_count() const { return queues_.size(); }
 
-    // Re-reads the link from the kernel (name, MTU, MAC, state) and returns it.
-    result<nl::link_info> refresh_link();
+    // Control path: re-reads the whole link from the kernel (name, MTU, MAC, state), applies it as
+    // update_link() does, and returns it.
+    result<link_info> refresh_link();
+    // Data path: re-reads MTU, admin state and MAC (link_control::read_state: no allocation) and applies
+    // them as update_link() would. Returns 0, or -errno with the device's view unchanged.
+    int reread_link_state() noexcept;
     // The link monitor saw the link change (renamed, MTU, MAC, admin state, carrier).
-    void update_link(const nl::link_info& link) noexcept;
+    void update_link(const link_info& link) noexcept;
     // Whether the backend's kernel object is gone (see backend::link_gone).
     bool backend_gone() noexcept { return backend_->link_gone(); }
     // Called (once) when the backend fails for good: the owner removes the device.
     void set_on_gone(std::function<void(device&)> fn) { on_gone_ = std::move(fn); }
     bool gone() const { return gone_; }
-    result<void> set_mac(const nl::mac_address& mac);
+    // SIOCSIFHWADDR. 0 or -errno; the reason is logged (the ioctl has only the errno to give back).
+    int set_mac(const mac_address& mac) noexcept;
 
     // A new open file: a queue bounded by the link's txqueuelen, enabled, with the personality's initial
     // settings. Fails with EBUSY past max_queues or when the personality refuses (BSD: already open).
@@ -92,11 +102,12 @@ private:
     void enqueue(queue& q, const vnet_hdr& h, std::uint8_t* frame, std::size_t len) noexcept;
     long refuse(queue& q, long err) noexcept;
     void signal_owner(const queue& q) noexcept;
+    void apply_admin_state(bool up) noexcept;
 
     event_loop& loop_;
-    nl::route_socket& nl_;
+    link_control& links_;
     std::unique_ptr<backend> backend_;
-    nl::link_info link_;
+    link_info link_;
     std::unique_ptr<personality> pers_;
     event_loop::watch* watch_ = nullptr;
     std::vector<queue*> queues_;  // every open queue

@@ -5,10 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tapcore/ethernet.h"
+
 namespace tapd {
 
-inline constexpr std::size_t eth_hlen = 14;
-inline constexpr std::size_t vlan_hlen = 4;
 // The largest frame a GSO super-frame may be: an IP datagram of 64 KiB plus its link header(s).
 inline constexpr std::size_t max_gso_frame = 65535 + eth_hlen + vlan_hlen;
 // Room reserved in front of every stored frame so a reader's vnet header can be written in place and the

@@ -1,14 +1,29 @@
-// result.h — the error type at module edges.
+// result.h — how tapd reports errors: one convention, stated here once for every module.
 //
-// C++20 has no std::expected and Debian 12 packages no tl::expected, so this is the smallest
-// expected-like type tapd needs: a value or an error (a negative-free errno plus a message naming the
-// problem). The data path never uses it (it returns negative errno); startup converts it to exceptions.
+// 1. The data path — per frame and per request: device, queue, backends, personalities and their ioctl
+//    handlers, link_control::read_state, the front ends' request handlers — returns 0 (or a count) or
+//    -errno, as the kernel does. Never a positive errno, never `errno` itself, never an exception; per
+//    frame it allocates nothing.
+// 2. Module edges — creating things, netlink requests, the control path — return result<T>: a value, or
+//    an `error` whose code is a positive errno and whose message names the object ("TUNSETIFF tap0:
+//    Operation not permitted"). Where the two forms meet, the crossing is written out: `-e.code` into
+//    the data path, make_error(-rc, ...) out of it.
+// 3. Other people's interfaces keep theirs: fuse_reply_err() takes a positive errno, so the front ends
+//    negate at that call and nowhere else.
+// 4. Only startup throws (daemon/: the options, creating the devices), and no exception crosses a
+//    libfuse callback. A failure nobody can return is logged (log.h), never dropped silently.
+//
+// result<T> is tl::expected<T, error> (Debian's libexpected-dev; the same interface as C++23's
+// std::expected, which can replace it by changing the base class below), with two conveniences kept
+// from tapd's earlier type so every call site reads the same: a failing function returns an `error`
+// (make_error, errno_error, another result's err()) and it converts; err() names the error.
 #pragma once
+
+#include <tl/expected.hpp>
 
 #include <cerrno>
 #include <string>
 #include <utility>
-#include <variant>
 
 namespace tapd {
 
@@ -25,39 +40,15 @@ error errno_error(const std::string& what, int code);
 error errno_error(const std::string& what);
 
 template <typename T>
-class [[nodiscard]] result {
+class [[nodiscard]] result : public tl::expected<T, tapd::error> {
+    using base = tl::expected<T, tapd::error>;
+
 public:
-    result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-    result(error err) : v_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
-
-    bool has_value() const { return v_.index() == 0; }
-    explicit operator bool() const { return has_value(); }
-    T& value() & { return std::get<0>(v_); }
-    T&& value() && { return std::get<0>(std::move(v_)); }
-    const T& value() const& { return std::get<0>(v_); }
-    T& operator*() & { return value(); }
-    const T& operator*() const& { return value(); }
-    T* operator->() { return &value(); }
-    const T* operator->() const { return &value(); }
-    const error& err() const { return std::get<1>(v_); }
-
-private:
-    std::variant<T, error> v_;
-};
-
-template <>
-class [[nodiscard]] result<void> {
-public:
+    using base::base;
     result() = default;
-    result(error err) : err_(std::move(err)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+    result(tapd::error e) : base(tl::unexpect, std::move(e)) {}  // NOLINT(google-explicit-constructor)
 
-    bool has_value() const { return ok_; }
-    explicit operator bool() const { return ok_; }
-    const error& err() const { return err_; }
-
-private:
-    error err_;
-    bool ok_ = true;
+    const tapd::error& err() const { return this->error(); }
 };
 
 inline result<void> ok() { return {}; }

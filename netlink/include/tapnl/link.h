@@ -2,43 +2,29 @@
 //
 // Every call here is a synchronous request/reply on a NETLINK_ROUTE socket to the local kernel: fast
 // (microseconds) and used only on the control path (startup, ioctls such as SIOCSIFHWADDR, shutdown),
-// never per frame. Nothing here shells out to `ip`.
+// never per frame. Nothing here shells out to `ip`. The one exception is read_state(), libtapcore's data-path
+// re-read (link_control.h): a few SIOCGIF* ioctls on this socket's fd, which allocate nothing. The link
+// types (link_info, mac_address, macvlan_mode) are libtapcore's.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "tapcore/link_control.h"
 #include "tapcore/result.h"
 
 struct nl_sock;
 
 namespace tapd::nl {
 
-using mac_address = std::array<std::uint8_t, 6>;
-
-struct link_info {
-    int ifindex = 0;
-    std::string name;
-    unsigned mtu = 0;
-    unsigned txqlen = 0;
-    mac_address mac{};
-    bool admin_up = false;  // IFF_UP
-    bool carrier = false;   // IFF_LOWER_UP / IFF_RUNNING
-    unsigned flags = 0;     // IFF_* as the kernel reports them
-    std::string kind;       // "tun", "macvlan", "veth", ... (empty when the kernel gives none)
-};
-
 struct link_stats {
     std::uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
     std::uint64_t rx_dropped = 0, tx_dropped = 0;
 };
 
-enum class macvlan_mode { bridge, vepa, private_, passthru };
-
 // Move-only owner of one NETLINK_ROUTE socket (nl_sock). Open it once at startup.
-class route_socket {
+class route_socket final : public link_control {
 public:
     static result<route_socket> open();
     route_socket(route_socket&& o) noexcept;
@@ -48,12 +34,13 @@ public:
     ~route_socket();
 
     result<link_info> get_link(std::string_view name);
-    result<link_info> get_link(int ifindex);
+    result<link_info> get_link(int ifindex) override;
+    int read_state(int ifindex, link_state& out) noexcept override;
     result<link_stats> get_stats(int ifindex);
 
     result<void> set_up(int ifindex, bool up);
     result<void> set_mtu(int ifindex, unsigned mtu);
-    result<void> set_mac(int ifindex, const mac_address& mac);
+    result<void> set_mac(int ifindex, const mac_address& mac) override;
     result<void> set_txqlen(int ifindex, unsigned txqlen);
 
     // Creates macvlan `name` on `lower` and returns its info; the caller owns its deletion.

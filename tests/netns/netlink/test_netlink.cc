@@ -29,10 +29,10 @@
 #include "netns_test.h"
 #include "tapnl/link.h"
 
-using tapd::nl::link_info;
-using tapd::nl::mac_address;
-// Not a using-declaration: <linux/if_link.h> (pulled in by libnl) has a global `enum macvlan_mode`.
-namespace tnl = tapd::nl;
+using tapd::link_info;
+using tapd::link_state;
+using tapd::mac_address;
+// tapd::macvlan_mode is spelt out: <linux/if_link.h> (pulled in by libnl) has a global `enum macvlan_mode`.
 using tapd::nl::route_socket;
 
 namespace {
@@ -229,6 +229,35 @@ TEST_CASE("set_mac changes the address and rejects a multicast one") {
     CHECK(must_get(rs, "veth0").mac == mac);
 }
 
+TEST_CASE("read_state (the data path's re-read) sees MTU, IFF_UP and MAC as ip(8) sets them") {
+    veth_pair v;
+    route_socket rs = open_socket();
+    const int i0 = must_get(rs, "veth0").ifindex;
+
+    REQUIRE(run("ip link set veth0 mtu 1280 address 02:00:00:00:12:80 up 2>&1").empty());
+    link_state st;
+    REQUIRE(rs.read_state(i0, st) == 0);
+    CHECK(st.mtu == 1280);
+    CHECK(st.admin_up);
+    CHECK(st.mac == mac_address{0x02, 0, 0, 0, 0x12, 0x80});
+
+    REQUIRE(run("ip link set veth0 mtu 9000 down 2>&1").empty());
+    REQUIRE(rs.read_state(i0, st) == 0);
+    CHECK(st.mtu == 9000);
+    CHECK_FALSE(st.admin_up);
+
+    // By ifindex: a renamed link is still found.
+    REQUIRE(run("ip link set veth0 name vethR 2>&1").empty());
+    REQUIRE(rs.read_state(i0, st) == 0);
+    CHECK(st.mtu == 9000);
+    REQUIRE(run("ip link set vethR name veth0 2>&1").empty());
+
+    CHECK(rs.read_state(99999, st) == -ENODEV);
+    route_socket moved = std::move(rs);
+    CHECK(rs.read_state(i0, st) == -EBADF);  // NOLINT(bugprone-use-after-move): a moved-from socket says so
+    CHECK(moved.read_state(i0, st) == 0);
+}
+
 TEST_CASE("set_txqlen changes the transmit queue length") {
     veth_pair v;
     route_socket rs = open_socket();
@@ -248,11 +277,11 @@ TEST_CASE("create_macvlan in every mode, then delete_link") {
     route_socket rs = open_socket();
     const int i0 = must_get(rs, "veth0").ifindex;
 
-    auto [mode, mode_text] = GENERATE(table<tnl::macvlan_mode, std::string>({
-        {tnl::macvlan_mode::bridge, "bridge"},
-        {tnl::macvlan_mode::vepa, "vepa"},
-        {tnl::macvlan_mode::private_, "private"},
-        {tnl::macvlan_mode::passthru, "passthru"},
+    auto [mode, mode_text] = GENERATE(table<tapd::macvlan_mode, std::string>({
+        {tapd::macvlan_mode::bridge, "bridge"},
+        {tapd::macvlan_mode::vepa, "vepa"},
+        {tapd::macvlan_mode::private_, "private"},
+        {tapd::macvlan_mode::passthru, "passthru"},
     }));
     INFO("mode " << mode_text);
 
@@ -297,7 +326,7 @@ TEST_CASE("errors name the link and carry errno") {
     REQUIRE_FALSE(too_long);
     CHECK(too_long.err().code == EINVAL);
 
-    auto mv = rs.create_macvlan("mv0", 99999, tnl::macvlan_mode::bridge);
+    auto mv = rs.create_macvlan("mv0", 99999, tapd::macvlan_mode::bridge);
     REQUIRE_FALSE(mv);
     CHECK(mv.err().code == ENODEV);
     CHECK_THAT(mv.err().message, Catch::Contains("mv0"));
